@@ -1,0 +1,39 @@
+/* container-apiserver: the state owner, plugin supervisor and request router. */
+#ifndef CONTAINER_APISERVER_H
+#define CONTAINER_APISERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "loop.h"
+#include "paths.h"
+#include "server.h"
+
+struct state_db;
+struct supervisor;
+
+struct apiserver {
+	struct ct_paths paths;
+	bool debug;
+	struct ct_loop *loop;
+	struct ct_server *server;
+	struct state_db *db;
+	struct supervisor *supervisor;
+	char *socket_path;
+	char *pidfile_path;
+	int pidfile_fd; /* holds the instance lock (flock) */
+	gid_t socket_gid;
+	uint64_t started_ms;
+	char started_at[32];
+	bool stopping;
+};
+
+void routes_system_register(struct apiserver *api);
+void routes_plugin_register(struct apiserver *api);
+void routes_property_register(struct apiserver *api);
+
+/* Begins an orderly shutdown: stop accepting, stop plugins, then quit the loop. */
+void apiserver_shutdown(struct apiserver *api, const char *why);
+
+#endif

@@ -1,0 +1,65 @@
+/* The `container` command line: shared context and helpers for the command files. */
+#ifndef CONTAINER_CLI_H
+#define CONTAINER_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "client.h"
+#include "error.h"
+#include "paths.h"
+
+/* Exit statuses (docker's convention). */
+#define EXIT_ENGINE	   125 /* the engine itself failed, or bad usage */
+#define EXIT_CANNOT_RUN	   126
+#define EXIT_NOT_FOUND_CMD 127
+
+struct cli {
+	bool debug;
+	struct ct_paths paths;
+	char *socket_path;
+};
+
+extern struct cli cli;
+
+/* Prints "container: error: <message>" and returns EXIT_ENGINE. */
+int cli_fail(const struct ct_error *err);
+int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Usage error for a command: message plus a pointer to --help. */
+int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Connects to the API server. When nothing listens, err says:
+ *   cannot reach container-apiserver at <socket> — run `container system start` */
+int cli_connect(struct ct_client *client, struct ct_error *err);
+/* Connect + one call; the common case for commands. */
+int cli_call(const char *route, json_t *body, json_t **reply, struct ct_error *err);
+
+/* Output formats of listings. */
+enum cli_format {
+	FORMAT_TABLE,
+	FORMAT_JSON,
+};
+int cli_parse_format(const char *value, enum cli_format *out);
+void cli_print_json(json_t *j);
+
+/* A table: columns sized to their widest cell, as docker prints them. */
+struct cli_table;
+struct cli_table *cli_table_new(size_t ncols, const char *const *headers);
+void cli_table_add(struct cli_table *t, const char *const *cells);
+void cli_table_print(struct cli_table *t, FILE *out);
+void cli_table_free(struct cli_table *t);
+
+/* Command groups, each in its own file. argv[0] is the group's name. */
+int cmd_system(int argc, char **argv);
+int cmd_plugin(int argc, char **argv);
+int cmd_system_logs(int argc, char **argv);
+int cmd_system_property(int argc, char **argv);
+
+/* Runs `container NAME args…` as a CLI plugin; returns its exit status, or
+ * -1 when no plugin of that name exists. */
+int cli_plugin_exec(const char *name, int argc, char **argv);
+/* Lists CLI plugins for --help. */
+void cli_plugin_print_help(FILE *out);
+
+#endif

@@ -1,0 +1,140 @@
+/* Helpers shared by the command files: errors, connecting, output. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "cli.h"
+#include "util.h"
+
+int cli_fail(const struct ct_error *err)
+{
+	fprintf(stderr, "container: error: %s\n", ct_error_message(err));
+	return EXIT_ENGINE;
+}
+
+int cli_failf(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("container: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_ENGINE;
+}
+
+int cli_usage_error(const char *command, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("container: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nSee 'container %s --help'.\n", command);
+	return EXIT_ENGINE;
+}
+
+int cli_connect(struct ct_client *client, struct ct_error *err)
+{
+	if (ct_client_connect(client, cli.socket_path, err) == 0)
+		return 0;
+	if (ct_error_is(err, CT_ERR_UNAVAILABLE))
+		return ct_error_set(err, CT_ERR_UNAVAILABLE, err->errnum,
+				    "cannot reach container-apiserver at %s — run `container system "
+				    "start`",
+				    cli.socket_path);
+	if (ct_error_is(err, CT_ERR_PERMISSION_DENIED))
+		return ct_error_set(err, CT_ERR_PERMISSION_DENIED, err->errnum,
+				    "permission denied connecting to container-apiserver at %s: run "
+				    "as root or as a member of the group \"container\"",
+				    cli.socket_path);
+	return -1;
+}
+
+int cli_call(const char *route, json_t *body, json_t **reply, struct ct_error *err)
+{
+	struct ct_client client;
+	int rc;
+
+	if (cli_connect(&client, err) < 0)
+		return -1;
+	rc = ct_client_call(&client, route, body, reply, NULL, err);
+	ct_client_close(&client);
+	return rc;
+}
+
+int cli_parse_format(const char *value, enum cli_format *out)
+{
+	if (strcmp(value, "table") == 0)
+		*out = FORMAT_TABLE;
+	else if (strcmp(value, "json") == 0)
+		*out = FORMAT_JSON;
+	else
+		return cli_failf("--format must be \"json\" or \"table\", not \"%s\"", value);
+	return 0;
+}
+
+void cli_print_json(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+}
+
+struct cli_table {
+	size_t ncols, nrows;
+	char **cells; /* (nrows + 1) * ncols, row 0 the headers */
+};
+
+struct cli_table *cli_table_new(size_t ncols, const char *const *headers)
+{
+	struct cli_table *t = xcalloc(1, sizeof(*t));
+
+	t->ncols = ncols;
+	cli_table_add(t, headers);
+	return t;
+}
+
+void cli_table_add(struct cli_table *t, const char *const *cells)
+{
+	t->cells = realloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(char *));
+	if (!t->cells)
+		abort();
+	for (size_t c = 0; c < t->ncols; c++)
+		t->cells[t->nrows * t->ncols + c] = xstrdup(cells[c] ? cells[c] : "");
+	t->nrows++;
+}
+
+void cli_table_print(struct cli_table *t, FILE *out)
+{
+	_cleanup_free_ size_t *width = xcalloc(t->ncols, sizeof(size_t));
+
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t c = 0; c < t->ncols; c++) {
+			size_t w = strlen(t->cells[r * t->ncols + c]);
+			if (w > width[c])
+				width[c] = w;
+		}
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *cell = t->cells[r * t->ncols + c];
+			if (c + 1 == t->ncols)
+				fprintf(out, "%s", cell);
+			else
+				fprintf(out, "%-*s  ", (int)width[c], cell);
+		}
+		fputc('\n', out);
+	}
+}
+
+void cli_table_free(struct cli_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t);
+}

@@ -1,0 +1,99 @@
+/* container: the command line. Parses the first word and hands the rest to the
+ * command group's file; an unknown word runs the CLI plugin of that name. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+#include "util.h"
+
+struct cli cli;
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"system", cmd_system, "Manage the API server: start, stop, status, version, logs, property"},
+	{"plugin", cmd_plugin, "List, load, unload and restart plugins"},
+};
+
+static void print_help(FILE *out)
+{
+	fprintf(out, "Usage: container [--debug] COMMAND [ARGS...]\n"
+		     "\n"
+		     "Run Linux containers from OCI images.\n"
+		     "\n"
+		     "Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-10s  %s\n", commands[i].name, commands[i].summary);
+	cli_plugin_print_help(out);
+	fprintf(out, "\n"
+		     "Global options:\n"
+		     "  --debug     Print debug messages on stderr\n"
+		     "  -h, --help  Show this help\n"
+		     "  --version   Print the version\n"
+		     "\n"
+		     "Run 'container COMMAND --help' for more on a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	int i = 1;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--debug") == 0) {
+			cli.debug = true;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			cli.debug = cli.debug;
+			if (ct_paths_resolve(&cli.paths, NULL, NULL, NULL, &err) == 0)
+				print_help(stdout);
+			ct_paths_free(&cli.paths);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-v") == 0) {
+			printf("container version %s\n", CONTAINER_VERSION);
+			return 0;
+		} else {
+			fprintf(stderr, "container: error: unknown option %s\nSee 'container --help'.\n",
+				argv[i]);
+			return EXIT_ENGINE;
+		}
+	}
+	ct_log_init("container", cli.debug ? CT_LOG_DEBUG : CT_LOG_WARN, true);
+	if (ct_paths_resolve(&cli.paths, NULL, NULL, NULL, &err) < 0)
+		return cli_fail(&err);
+	cli.socket_path = ct_paths_apiserver_socket(&cli.paths);
+
+	int rc;
+	if (i >= argc) {
+		print_help(stderr);
+		rc = EXIT_ENGINE;
+		goto out;
+	}
+	if (strcmp(argv[i], "help") == 0) {
+		print_help(stdout);
+		rc = 0;
+		goto out;
+	}
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
+		if (strcmp(argv[i], commands[c].name) == 0) {
+			rc = commands[c].fn(argc - i, argv + i);
+			goto out;
+		}
+	rc = cli_plugin_exec(argv[i], argc - i, argv + i);
+	if (rc < 0) {
+		fprintf(stderr,
+			"container: error: '%s' is not a container command or plugin\n"
+			"See 'container --help'.\n",
+			argv[i]);
+		rc = EXIT_ENGINE;
+	}
+out:
+	free(cli.socket_path);
+	ct_paths_free(&cli.paths);
+	return rc;
+}

@@ -1,0 +1,122 @@
+/* container plugin list | get NAME | load NAME | unload NAME | restart NAME */
+#include <getopt.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "cli.h"
+#include "json_util.h"
+#include "util.h"
+
+static void help(FILE *out)
+{
+	fprintf(out, "Usage: container plugin COMMAND\n"
+		     "\n"
+		     "  list [--format json|table] [-q]  Plugins found, their kind and state\n"
+		     "  get NAME                         One plugin, as JSON\n"
+		     "  load NAME                        Start a service plugin\n"
+		     "  unload NAME                      Stop a service plugin\n"
+		     "  restart NAME                     Stop and start it (also clears \"failed\")\n");
+}
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+	return v ? v : "";
+}
+
+static int list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"format", required_argument, NULL, 'f'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	_cleanup_json_ json_t *reply = NULL;
+	enum cli_format format = FORMAT_TABLE;
+	bool quiet = false;
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (cli_parse_format(optarg, &format) < 0)
+				return EXIT_ENGINE;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			help(stdout);
+			return 0;
+		default:
+			return cli_usage_error("plugin", "bad option for plugin list");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("plugin", "plugin list takes no arguments");
+	if (cli_call("plugin.list", NULL, &reply, &err) < 0)
+		return cli_fail(&err);
+	json_t *items = json_object_get(reply, "plugins"), *p;
+	size_t i;
+	if (format == FORMAT_JSON) {
+		cli_print_json(items);
+		return 0;
+	}
+	if (quiet) {
+		json_array_foreach (items, i, p)
+			printf("%s\n", str(p, "name"));
+		return 0;
+	}
+	static const char *const headers[] = {"NAME", "TYPE", "STATE", "PID", "RESTARTS",
+					      "ABSTRACT"};
+	struct cli_table *t = cli_table_new(6, headers);
+	json_array_foreach (items, i, p) {
+		char pid[24] = "-", restarts[24] = "-";
+		long long pid_v = json_integer_value(json_object_get(p, "pid"));
+		const char *type = json_string_value(json_array_get(json_object_get(p, "types"), 0));
+		if (pid_v > 0)
+			snprintf(pid, sizeof(pid), "%lld", pid_v);
+		if (strcmp(str(p, "kind"), "service") == 0)
+			snprintf(restarts, sizeof(restarts), "%lld",
+				 (long long)json_integer_value(json_object_get(p, "restarts")));
+		const char *cells[] = {str(p, "name"), type ? type : "cli", str(p, "state"), pid,
+				       restarts,	str(p, "abstract")};
+		cli_table_add(t, cells);
+	}
+	cli_table_print(t, stdout);
+	cli_table_free(t);
+	return 0;
+}
+
+int cmd_plugin(int argc, char **argv)
+{
+	static const char *const named[] = {"get", "load", "unload", "restart"};
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	_cleanup_json_ json_t *reply = NULL;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		help(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_ENGINE : 0;
+	}
+	if (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "ls") == 0)
+		return list(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		if (strcmp(argv[1], named[i]) != 0)
+			continue;
+		if (argc != 3)
+			return cli_usage_error("plugin", "plugin %s takes one NAME", named[i]);
+		_cleanup_json_ json_t *body = json_pack("{s:s}", "name", argv[2]);
+		_cleanup_free_ char *route = xasprintf("plugin.%s", named[i]);
+		if (cli_call(route, body, &reply, &err) < 0)
+			return cli_fail(&err);
+		if (strcmp(named[i], "get") == 0)
+			cli_print_json(reply);
+		else
+			printf("%s: %s\n", argv[2], str(reply, "state"));
+		return 0;
+	}
+	return cli_usage_error("plugin", "unknown command \"plugin %s\"", argv[1]);
+}

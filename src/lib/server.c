@@ -1,0 +1,584 @@
+#include "server.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "frame.h"
+#include "json_util.h"
+#include "log.h"
+#include "proto.h"
+#include "util.h"
+
+/* A client that sends frames faster than we answer gets at most this many handled
+ * per wake-up, so one busy client can't starve the others. */
+#define FRAMES_PER_WAKEUP 16
+
+struct route {
+	char *name;
+	ct_route_fn fn;
+	void *data;
+};
+
+struct out_frame {
+	char *buf;
+	size_t len, off;
+	int fds[CT_FRAME_MAX_FDS];
+	size_t nfds;
+	struct out_frame *next;
+};
+
+struct conn {
+	struct ct_server *srv;
+	int fd;
+	struct ct_watch *watch;
+	struct ct_frame_reader reader;
+	struct out_frame *out_head, *out_tail;
+	size_t out_bytes;
+	bool want_out;
+	bool closed;
+	int refs;
+	struct ucred peer;
+	struct conn *prev, *next;
+};
+
+struct ct_request {
+	struct conn *conn;
+	int64_t id;
+	char *route;
+	json_t *root;
+	json_t *body;
+	int fds[CT_FRAME_MAX_FDS];
+	size_t nfds;
+};
+
+struct ct_server {
+	struct ct_loop *loop;
+	int listen_fd;
+	struct ct_watch *listen_watch;
+	struct ct_server_options opts;
+	char *name;
+	struct route *routes;
+	size_t nroutes;
+	ct_route_fn fallback;
+	void *fallback_data;
+	struct conn *conns;
+	size_t nconns;
+};
+
+int ct_server_listen_unix(const char *path, mode_t mode, gid_t gid, struct ct_error *err)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, ENAMETOOLONG,
+				    "socket path %s is longer than %zu bytes; use a shorter run root",
+				    path, sizeof(addr.sun_path) - 1);
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return ct_error_errno(err, CT_ERR_INTERNAL, "creating socket %s", path);
+	/* A socket file left by a killed server would make bind fail; the caller
+	 * holds the instance lock, so nobody else is serving on it. */
+	if (unlink(path) < 0 && errno != ENOENT)
+		return ct_error_errno(err, CT_ERR_INTERNAL, "removing stale socket %s", path);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		return ct_error_errno(err, CT_ERR_INTERNAL, "binding socket %s", path);
+	if (chmod(path, mode) < 0)
+		return ct_error_errno(err, CT_ERR_INTERNAL, "setting the mode of %s", path);
+	if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0)
+		return ct_error_errno(err, CT_ERR_INTERNAL, "setting the group of %s", path);
+	if (listen(fd, 512) < 0)
+		return ct_error_errno(err, CT_ERR_INTERNAL, "listening on %s", path);
+	return move_fd(fd);
+}
+
+static bool pid_in_group(pid_t pid, gid_t gid)
+{
+	char path[64];
+	_cleanup_fclose_ FILE *f = NULL;
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (getline(&line, &cap, f) > 0) {
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		char *p = line + 7, *end;
+		for (;;) {
+			unsigned long g = strtoul(p, &end, 10);
+			if (end == p)
+				break;
+			if ((gid_t)g == gid)
+				return true;
+			p = end;
+		}
+	}
+	return false;
+}
+
+/* DESIGN.md: root, the socket's group, or the same uid; anyone else is refused
+ * before a byte is parsed. */
+static bool peer_allowed(const struct ct_server *srv, const struct ucred *cred)
+{
+	if (cred->uid == 0 || cred->uid == geteuid())
+		return true;
+	if (srv->opts.allowed_gid == (gid_t)-1)
+		return false;
+	return cred->gid == srv->opts.allowed_gid || pid_in_group(cred->pid, srv->opts.allowed_gid);
+}
+
+static void conn_unref(struct conn *c)
+{
+	if (--c->refs > 0)
+		return;
+	ct_frame_reader_reset(&c->reader);
+	free(c);
+}
+
+static void conn_drop_output(struct conn *c)
+{
+	while (c->out_head) {
+		struct out_frame *o = c->out_head;
+		c->out_head = o->next;
+		ct_close_fds(o->fds, o->nfds);
+		free(o->buf);
+		free(o);
+	}
+	c->out_tail = NULL;
+	c->out_bytes = 0;
+}
+
+static void conn_close(struct conn *c)
+{
+	struct ct_server *srv = c->srv;
+
+	if (c->closed)
+		return;
+	c->closed = true;
+	ct_loop_unwatch(srv->loop, c->watch);
+	c->watch = NULL;
+	close(c->fd);
+	c->fd = -1;
+	conn_drop_output(c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	conn_unref(c);
+}
+
+static void conn_update_events(struct conn *c)
+{
+	bool want = c->out_head != NULL;
+
+	if (c->closed || want == c->want_out)
+		return;
+	c->want_out = want;
+	ct_loop_watch_modify(c->srv->loop, c->watch, EPOLLIN | (want ? EPOLLOUT : 0));
+}
+
+/* Returns -1 when the connection was closed. */
+static int conn_flush(struct conn *c)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+
+	while (c->out_head) {
+		struct out_frame *o = c->out_head;
+		int rc = ct_frame_send_some(c->fd, o->buf, o->len, &o->off, o->fds, o->nfds, &err);
+		if (rc < 0) {
+			log_debug("%s: dropping client (pid %d): %s", c->srv->name, c->peer.pid,
+				  ct_error_message(&err));
+			conn_close(c);
+			return -1;
+		}
+		if (rc == 0)
+			break;
+		c->out_head = o->next;
+		if (!c->out_head)
+			c->out_tail = NULL;
+		c->out_bytes -= o->len;
+		ct_close_fds(o->fds, o->nfds);
+		free(o->buf);
+		free(o);
+	}
+	conn_update_events(c);
+	return 0;
+}
+
+/* Queues msg (taken) with fds (taken) and sends what the socket accepts now. */
+static void conn_send(struct conn *c, json_t *msg, const int *fds, size_t nfds)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct out_frame *o;
+
+	if (c->closed || !msg) {
+		json_decref(msg);
+		ct_close_fds((int *)fds, nfds);
+		return;
+	}
+	o = xcalloc(1, sizeof(*o));
+	if (ct_frame_encode(msg, c->srv->opts.max_frame, &o->buf, &o->len, &err) < 0) {
+		/* Too large to send: tell the client instead of silently dropping. */
+		json_t *id = json_object_get(msg, "id");
+		json_t *e = ct_msg_error(json_is_integer(id), json_integer_value(id), CT_ERR_INTERNAL,
+					 ct_error_message(&err));
+		ct_error_clear(&err);
+		ct_close_fds((int *)fds, nfds);
+		nfds = 0;
+		if (ct_frame_encode(e, SIZE_MAX, &o->buf, &o->len, &err) < 0) {
+			json_decref(e);
+			json_decref(msg);
+			free(o);
+			return;
+		}
+		json_decref(e);
+	}
+	json_decref(msg);
+	if (nfds > 0)
+		memcpy(o->fds, fds, nfds * sizeof(int));
+	o->nfds = nfds;
+	if (c->out_tail)
+		c->out_tail->next = o;
+	else
+		c->out_head = o;
+	c->out_tail = o;
+	c->out_bytes += o->len;
+	if (c->out_bytes > c->srv->opts.max_out_bytes) {
+		log_warn("%s: client pid %d is not reading its replies (%zu bytes queued); "
+			 "closing the connection",
+			 c->srv->name, c->peer.pid, c->out_bytes);
+		conn_close(c);
+		return;
+	}
+	conn_flush(c);
+}
+
+static void request_free(struct ct_request *req)
+{
+	ct_close_fds(req->fds, req->nfds);
+	json_decref(req->root);
+	free(req->route);
+	conn_unref(req->conn);
+	free(req);
+}
+
+static void send_protocol_error(struct conn *c, bool has_id, int64_t id, const struct ct_error *err)
+{
+	conn_send(c, ct_msg_error(has_id, id, err->code[0] ? err->code : CT_ERR_PROTOCOL,
+				  ct_error_message(err)),
+		  NULL, 0);
+}
+
+static void dispatch(struct conn *c, json_t *root, int *fds, size_t nfds)
+{
+	struct ct_server *srv = c->srv;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct ct_msg msg;
+
+	if (ct_msg_parse(root, &msg, &err) < 0) {
+		send_protocol_error(c, msg.has_id, msg.id, &err);
+		ct_close_fds(fds, nfds);
+		json_decref(root);
+		return;
+	}
+	if (msg.kind != CT_MSG_REQUEST) {
+		ct_error_set(&err, CT_ERR_PROTOCOL, 0, "expected a request (a message with a route)");
+		send_protocol_error(c, msg.has_id, msg.id, &err);
+		ct_close_fds(fds, nfds);
+		json_decref(root);
+		return;
+	}
+
+	struct ct_request *req = xcalloc(1, sizeof(*req));
+	req->conn = c;
+	c->refs++;
+	req->id = msg.id;
+	req->route = xstrdup(msg.route);
+	req->root = root;
+	req->body = msg.body;
+	if (!req->body) {
+		req->body = json_object();
+		json_object_set_new(root, "body", req->body);
+	}
+	if (nfds > 0)
+		memcpy(req->fds, fds, nfds * sizeof(int));
+	req->nfds = nfds;
+
+	log_debug("%s: pid %d: %s (id %" PRId64 ")", srv->name, c->peer.pid, req->route, req->id);
+	for (size_t i = 0; i < srv->nroutes; i++)
+		if (strcmp(srv->routes[i].name, req->route) == 0) {
+			srv->routes[i].fn(req, srv->routes[i].data);
+			return;
+		}
+	if (srv->fallback) {
+		srv->fallback(req, srv->fallback_data);
+		return;
+	}
+	ct_request_error(req, CT_ERR_NOT_FOUND, "unknown route \"%s\"", req->route);
+}
+
+static void conn_event(struct ct_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct conn *c = data;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+
+	c->refs++; /* a handler may close c under us */
+	if ((events & EPOLLOUT) && conn_flush(c) < 0)
+		goto out;
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		for (int i = 0; i < FRAMES_PER_WAKEUP && !c->closed; i++) {
+			int rc = ct_frame_read(&c->reader, c->fd, &err);
+			if (rc == CT_FRAME_AGAIN)
+				break;
+			if (rc == CT_FRAME_EOF) {
+				conn_close(c);
+				break;
+			}
+			if (rc < 0) {
+				/* The stream is out of step: say why, then hang up. */
+				log_warn("%s: client pid %d: %s; closing the connection",
+					 c->srv->name, c->peer.pid, ct_error_message(&err));
+				send_protocol_error(c, false, 0, &err);
+				conn_close(c);
+				break;
+			}
+			json_t *root = NULL;
+			int fds[CT_FRAME_MAX_FDS];
+			size_t nfds = 0;
+			if (ct_frame_take(&c->reader, &root, fds, &nfds, &err) < 0) {
+				send_protocol_error(c, false, 0, &err);
+				ct_error_clear(&err);
+				continue;
+			}
+			dispatch(c, root, fds, nfds);
+		}
+	}
+out:
+	conn_unref(c);
+}
+
+static void refuse(int fd, const char *code, const char *message)
+{
+	json_t *e = ct_msg_error(false, 0, code, message);
+	char *buf = NULL;
+	size_t len = 0, off = 0;
+
+	if (ct_frame_encode(e, SIZE_MAX, &buf, &len, NULL) == 0)
+		ct_frame_send_some(fd, buf, len, &off, NULL, 0, NULL);
+	free(buf);
+	json_decref(e);
+	close(fd);
+}
+
+static void accept_event(struct ct_loop *loop, int lfd, uint32_t events, void *data)
+{
+	struct ct_server *srv = data;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("%s: accept: %s", srv->name, strerror(errno));
+			return;
+		}
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			close(fd);
+			continue;
+		}
+		if (!peer_allowed(srv, &cred)) {
+			char message[256];
+			log_warn("%s: refused a client with uid %u (pid %d): not root, not uid %u and "
+				 "not in the socket's group",
+				 srv->name, cred.uid, cred.pid, geteuid());
+			snprintf(message, sizeof(message),
+				 "permission denied: uid %u may not use %s; run as root or as a member "
+				 "of the socket's group",
+				 cred.uid, srv->name);
+			refuse(fd, CT_ERR_PERMISSION_DENIED, message);
+			continue;
+		}
+		if (srv->nconns >= srv->opts.max_conns) {
+			log_warn("%s: refused a client: %zu connections open", srv->name, srv->nconns);
+			refuse(fd, CT_ERR_UNAVAILABLE, "too many connections; try again");
+			continue;
+		}
+		struct conn *c = xcalloc(1, sizeof(*c));
+		c->srv = srv;
+		c->fd = fd;
+		c->peer = cred;
+		c->refs = 1;
+		ct_frame_reader_init(&c->reader, srv->opts.max_frame);
+		c->watch = ct_loop_watch(srv->loop, fd, EPOLLIN, conn_event, c, &err);
+		if (!c->watch) {
+			log_warn("%s: %s", srv->name, ct_error_message(&err));
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = srv->conns;
+		if (srv->conns)
+			srv->conns->prev = c;
+		srv->conns = c;
+		srv->nconns++;
+	}
+}
+
+struct ct_server *ct_server_new(struct ct_loop *loop, int listen_fd,
+				const struct ct_server_options *opts, struct ct_error *err)
+{
+	struct ct_server *srv = xcalloc(1, sizeof(*srv));
+
+	srv->loop = loop;
+	srv->listen_fd = listen_fd;
+	if (opts)
+		srv->opts = *opts;
+	else
+		srv->opts.allowed_gid = (gid_t)-1;
+	srv->name = xstrdup(srv->opts.name ? srv->opts.name : "server");
+	srv->opts.name = srv->name;
+	if (!srv->opts.max_frame)
+		srv->opts.max_frame = CT_FRAME_MAX_DEFAULT;
+	if (!srv->opts.max_conns)
+		srv->opts.max_conns = 1024;
+	if (!srv->opts.max_out_bytes)
+		srv->opts.max_out_bytes = 64u << 20;
+	ct_set_nonblock(listen_fd, true);
+	srv->listen_watch = ct_loop_watch(loop, listen_fd, EPOLLIN, accept_event, srv, err);
+	if (!srv->listen_watch) {
+		close(listen_fd);
+		free(srv->name);
+		free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+void ct_server_stop_accepting(struct ct_server *srv)
+{
+	if (srv->listen_watch) {
+		ct_loop_unwatch(srv->loop, srv->listen_watch);
+		srv->listen_watch = NULL;
+	}
+}
+
+void ct_server_free(struct ct_server *srv)
+{
+	if (!srv)
+		return;
+	ct_server_stop_accepting(srv);
+	while (srv->conns)
+		conn_close(srv->conns);
+	close(srv->listen_fd);
+	for (size_t i = 0; i < srv->nroutes; i++)
+		free(srv->routes[i].name);
+	free(srv->routes);
+	free(srv->name);
+	free(srv);
+}
+
+void ct_server_route(struct ct_server *srv, const char *route, ct_route_fn fn, void *data)
+{
+	srv->routes = realloc(srv->routes, (srv->nroutes + 1) * sizeof(*srv->routes));
+	if (!srv->routes)
+		abort();
+	srv->routes[srv->nroutes++] = (struct route){.name = xstrdup(route), .fn = fn, .data = data};
+}
+
+void ct_server_fallback(struct ct_server *srv, ct_route_fn fn, void *data)
+{
+	srv->fallback = fn;
+	srv->fallback_data = data;
+}
+
+size_t ct_server_connections(const struct ct_server *srv)
+{
+	return srv->nconns;
+}
+
+const char *ct_request_route(const struct ct_request *req)
+{
+	return req->route;
+}
+
+int64_t ct_request_id(const struct ct_request *req)
+{
+	return req->id;
+}
+
+json_t *ct_request_body(const struct ct_request *req)
+{
+	return req->body;
+}
+
+size_t ct_request_nfds(const struct ct_request *req)
+{
+	return req->nfds;
+}
+
+int ct_request_take_fd(struct ct_request *req, size_t index)
+{
+	if (index >= req->nfds)
+		return -1;
+	return move_fd(req->fds[index]);
+}
+
+const struct ucred *ct_request_peer(const struct ct_request *req)
+{
+	return &req->conn->peer;
+}
+
+bool ct_request_alive(const struct ct_request *req)
+{
+	return !req->conn->closed;
+}
+
+void ct_request_progress(struct ct_request *req, json_t *progress)
+{
+	conn_send(req->conn, ct_msg_progress(req->id, progress), NULL, 0);
+}
+
+void ct_request_reply(struct ct_request *req, json_t *body, const int *fds, size_t nfds)
+{
+	conn_send(req->conn, ct_msg_reply(req->id, body), fds, nfds);
+	request_free(req);
+}
+
+void ct_request_error(struct ct_request *req, const char *code, const char *fmt, ...)
+{
+	_cleanup_free_ char *message = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&message, fmt, ap) < 0)
+		message = NULL;
+	va_end(ap);
+	log_debug("%s: %s (id %" PRId64 ") failed: %s", req->conn->srv->name, req->route, req->id,
+		  message ? message : "?");
+	conn_send(req->conn, ct_msg_error(true, req->id, code, message), NULL, 0);
+	request_free(req);
+}
+
+void ct_request_fail(struct ct_request *req, const struct ct_error *err)
+{
+	ct_request_error(req, err->code[0] ? err->code : CT_ERR_INTERNAL, "%s", ct_error_message(err));
+}

@@ -1,0 +1,167 @@
+# Shared set-up for the end-to-end tests (podman's style: one helper, run_ct,
+# logs every command it runs and checks its exit status).
+#
+# Every test gets its own app, run, log and home roots under a fresh temporary
+# folder, so test files can run side by side; teardown stops the API server the
+# test started (by pid) and fails the test if a sanitizer wrote a report.
+
+: "${CONTAINER_TEST_STAGE:?run through tests/run-tests (make check)}"
+: "${CONTAINER_TEST_BUILD:?run through tests/run-tests (make check)}"
+
+CT=$CONTAINER_TEST_STAGE/bin/container
+CT_CALL=$CONTAINER_TEST_BUILD/tests/tools/ct-call
+SAMPLE_PLUGIN=$CONTAINER_TEST_BUILD/tests/plugins/container-plugin-sample
+export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-120}
+
+setup() {
+	TEST_ROOT=$(mktemp -d /tmp/ct-e2e.XXXXXX)
+	chmod 755 "$TEST_ROOT"
+	export CONTAINER_APP_ROOT=$TEST_ROOT/app
+	export CONTAINER_RUN_ROOT=$TEST_ROOT/run
+	export CONTAINER_LOG_ROOT=$TEST_ROOT/log
+	export CONTAINER_SYSTEM_CONFIG=$TEST_ROOT/etc/config.json
+	export HOME=$TEST_ROOT/home
+	unset XDG_CONFIG_HOME XDG_DATA_HOME XDG_RUNTIME_DIR CONTAINER_INSTALL_ROOT
+	mkdir -p "$HOME" "$TEST_ROOT/asan"
+	# Sanitizer reports go to files that teardown checks; a report fails the test.
+	export ASAN_OPTIONS="log_path=$TEST_ROOT/asan/asan:detect_leaks=1"
+	export UBSAN_OPTIONS="log_path=$TEST_ROOT/asan/ubsan:print_stacktrace=1:halt_on_error=1"
+	SOCKET=$CONTAINER_RUN_ROOT/apiserver.sock
+	PIDFILE=$CONTAINER_RUN_ROOT/apiserver.pid
+}
+
+teardown() {
+	local pid
+	if [ -f "$PIDFILE" ]; then
+		pid=$(cat "$PIDFILE" 2>/dev/null)
+		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+			"$CT" system stop --timeout 15 >/dev/null 2>&1 || true
+			if kill -0 "$pid" 2>/dev/null; then
+				kill -KILL "$pid" 2>/dev/null || true
+			fi
+		fi
+	fi
+	# Plugins get SIGTERM when the API server dies (PR_SET_PDEATHSIG); give them
+	# a moment, then make sure none that this test started is left.
+	for pid in ${STARTED_PIDS:-}; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	local reports
+	reports=$(ls "$TEST_ROOT"/asan 2>/dev/null)
+	if [ -n "$reports" ]; then
+		echo "# sanitizer reports in $TEST_ROOT/asan:"
+		cat "$TEST_ROOT"/asan/* | head -80
+		return 1
+	fi
+	rm -rf "$TEST_ROOT"
+}
+
+# run_ct [EXPECTED_STATUS] ARGS…: runs `container ARGS…`, shows the command and
+# its output in the test log, and fails unless the exit status matches
+# (default 0; "?" accepts any).
+run_ct() {
+	local expected=0
+	case "${1:-}" in
+	[0-9] | [0-9][0-9] | [0-9][0-9][0-9] | '?')
+		expected=$1
+		shift
+		;;
+	esac
+	echo "\$ container $*"
+	run "$CT" "$@"
+	echo "$output"
+	echo "[exit $status]"
+	if [ "$expected" != "?" ] && [ "$status" -ne "$expected" ]; then
+		echo "FAIL: expected exit status $expected, got $status"
+		return 1
+	fi
+}
+
+# run_call [EXPECTED_STATUS] ROUTE [JSON] [ct-call options…]: a raw protocol call.
+run_call() {
+	local expected=0
+	case "${1:-}" in
+	[0-9] | '?')
+		expected=$1
+		shift
+		;;
+	esac
+	echo "\$ ct-call $*"
+	run "$CT_CALL" "$@"
+	echo "$output"
+	echo "[exit $status]"
+	if [ "$expected" != "?" ] && [ "$status" -ne "$expected" ]; then
+		echo "FAIL: expected exit status $expected, got $status"
+		return 1
+	fi
+}
+
+# Fails with a message unless $output contains the string.
+assert_output_contains() {
+	if [[ "$output" != *"$1"* ]]; then
+		echo "FAIL: output does not contain: $1"
+		return 1
+	fi
+}
+
+assert_output_lacks() {
+	if [[ "$output" == *"$1"* ]]; then
+		echo "FAIL: output contains: $1"
+		return 1
+	fi
+}
+
+start_system() {
+	run_ct system start "$@"
+	assert_output_contains "started"
+	STARTED_PIDS="${STARTED_PIDS:-} $(cat "$PIDFILE")"
+}
+
+apiserver_pid() {
+	cat "$PIDFILE"
+}
+
+# make_service_plugin NAME [loadAtBoot true|false] [defaultArguments JSON array]
+# lays out the sample plugin as a user plugin called NAME serving route "NAME".
+make_service_plugin() {
+	local name=$1 boot=${2:-false} args=${3:-[]}
+	local dir=$CONTAINER_APP_ROOT/user-plugins/$name
+	mkdir -p "$dir/bin"
+	ln -s "$SAMPLE_PLUGIN" "$dir/bin/$name"
+	cat >"$dir/config.json" <<JSON
+{
+  "abstract": "Sample service plugin $name",
+  "author": "container tests",
+  "version": "1.0",
+  "servicesConfig": {
+    "loadAtBoot": $boot,
+    "runAtLoad": true,
+    "defaultArguments": $args,
+    "services": [{"type": "auxiliary", "description": "test", "routes": ["sample"]}]
+  }
+}
+JSON
+}
+
+# plugin_field NAME FIELD: a field of `plugin get NAME`.
+plugin_field() {
+	"$CT" plugin get "$1" | jq -r ".$2"
+}
+
+# wait_for SECONDS COMMAND…: polls until the command succeeds.
+wait_for() {
+	local limit=$1
+	shift
+	local deadline=$((SECONDS + limit))
+	while ! "$@" >/dev/null 2>&1; do
+		if [ $SECONDS -ge $deadline ]; then
+			echo "FAIL: timed out after ${limit}s waiting for: $*"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
