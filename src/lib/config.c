@@ -18,7 +18,8 @@ static int validate_domain(const char *value, struct ct_error *err)
 		goto bad;
 	for (const char *p = value; *p; p++) {
 		if (*p == '.') {
-			if (label == 0)
+			/* Labels neither start nor end with '-' (RFC 1123). */
+			if (label == 0 || p[-1] == '-')
 				goto bad;
 			label = 0;
 			continue;
@@ -48,6 +49,9 @@ static int validate_subnet(const char *value, struct ct_error *err)
 		goto bad;
 	memcpy(addr, value, slash - value);
 	addr[slash - value] = '\0';
+	/* strtol would take " 8" and "+8". */
+	if (!isdigit((unsigned char)slash[1]))
+		goto bad;
 	prefix = strtol(slash + 1, &end, 10);
 	if (*end || end == slash + 1 || prefix < 8 || prefix > 30 || inet_pton(AF_INET, addr, &in) != 1)
 		goto bad;
@@ -76,6 +80,8 @@ static int validate_registry(const char *value, struct ct_error *err)
 			goto bad;
 	if (colon) {
 		char *end;
+		if (!isdigit((unsigned char)colon[1]))
+			goto bad;
 		long port = strtol(colon + 1, &end, 10);
 		if (*end || end == colon + 1 || port < 1 || port > 65535)
 			goto bad;
@@ -163,8 +169,10 @@ static void merge_file(json_t *out, const char *path, void (*warn)(const char *m
 	}
 	root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(root)) {
-		_cleanup_free_ char *m = xasprintf("%s: not a JSON object (%s, line %d); ignored",
-						   path, root ? "wrong type" : jerr.text, jerr.line);
+		_cleanup_free_ char *m =
+			root ? xasprintf("%s: must be a JSON object of \"key\": \"value\"; ignored", path)
+			     : xasprintf("%s: malformed JSON (%s, line %d); ignored", path, jerr.text,
+					 jerr.line);
 		if (warn)
 			warn(m);
 		return;

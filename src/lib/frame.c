@@ -131,8 +131,10 @@ static ssize_t read_chunk(struct ct_frame_reader *r, int fd, void *buf, size_t w
 			    .msg_controllen = sizeof(control.buf)};
 	ssize_t n;
 
+	/* MSG_DONTWAIT: the caller polls, so a blocking socket can't make us wait
+	 * past a timeout for the rest of a frame. */
 	do
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -248,6 +250,11 @@ int ct_frame_recv(int fd, size_t max, int timeout_ms, json_t **msg, int *fds, si
 
 	ct_frame_reader_init(&r, max);
 	for (;;) {
+		/* Read first: a frame already buffered is returned even with a timeout
+		 * of 0. */
+		rc = ct_frame_read(&r, fd, err);
+		if (rc != CT_FRAME_AGAIN)
+			break;
 		int wait = -1;
 		if (timeout_ms >= 0) {
 			uint64_t now = ct_now_monotonic_ms();
@@ -259,22 +266,15 @@ int ct_frame_recv(int fd, size_t max, int timeout_ms, json_t **msg, int *fds, si
 			wait = deadline - now;
 		}
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		rc = poll(&p, 1, wait);
-		if (rc < 0 && errno != EINTR) {
+		if (poll(&p, 1, wait) < 0 && errno != EINTR) {
 			ct_frame_reader_reset(&r);
 			return ct_error_errno(err, CT_ERR_INTERNAL, "waiting for a frame");
 		}
-		if (rc <= 0)
-			continue;
-		rc = ct_frame_read(&r, fd, err);
-		if (rc == CT_FRAME_AGAIN)
-			continue;
-		if (rc == CT_FRAME_READY)
-			return ct_frame_take(&r, msg, fds, nfds, err);
-		ct_frame_reader_reset(&r);
-		if (rc == CT_FRAME_EOF)
-			return ct_error_set(err, CT_ERR_UNAVAILABLE, ECONNRESET,
-					    "connection closed by the peer");
-		return -1;
 	}
+	if (rc == CT_FRAME_READY)
+		return ct_frame_take(&r, msg, fds, nfds, err);
+	ct_frame_reader_reset(&r);
+	if (rc == CT_FRAME_EOF)
+		return ct_error_set(err, CT_ERR_UNAVAILABLE, ECONNRESET, "connection closed by the peer");
+	return -1;
 }

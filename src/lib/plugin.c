@@ -214,7 +214,8 @@ void ct_plugins_discover(char **dirs, struct ct_plugin_list *out, ct_plugin_skip
 			names[n++] = xstrdup(de->d_name);
 		}
 		/* Sorted, so listings and the choice among duplicates are stable. */
-		qsort(names, n, sizeof(char *), compare_names);
+		if (n > 1)
+			qsort(names, n, sizeof(char *), compare_names);
 		for (size_t i = 0; i < n; i++) {
 			_cleanup_free_ char *pdir = xasprintf("%s/%s", *d, names[i]);
 			_cleanup_error_ struct ct_error err = CT_ERROR_INIT;

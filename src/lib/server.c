@@ -572,7 +572,8 @@ void ct_request_error(struct ct_request *req, const char *code, const char *fmt,
 	if (vasprintf(&message, fmt, ap) < 0)
 		message = NULL;
 	va_end(ap);
-	log_debug("%s: %s (id %" PRId64 ") failed: %s", req->conn->srv->name, req->route, req->id,
+	/* Not the server's name: a request may outlive its server. */
+	log_debug("request %s (id %" PRId64 ") failed: %s", req->route, req->id,
 		  message ? message : "?");
 	conn_send(req->conn, ct_msg_error(true, req->id, code, message), NULL, 0);
 	request_free(req);

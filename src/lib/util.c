@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -156,31 +157,35 @@ int64_t ct_parse_duration_seconds(const char *s)
 	char *end;
 	long long v;
 
-	if (!s || !*s)
+	long long unit;
+
+	/* Digits only: strtoll would also take " 5" and "+5". */
+	if (!s || !isdigit((unsigned char)*s))
 		return -1;
 	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (errno || v < 0 || end == s)
+	if (errno || v < 0)
 		return -1;
 	switch (*end) {
 	case '\0':
 	case 's':
+		unit = 1;
 		break;
 	case 'm':
-		v *= 60;
+		unit = 60;
 		break;
 	case 'h':
-		v *= 3600;
+		unit = 3600;
 		break;
 	case 'd':
-		v *= 86400;
+		unit = 86400;
 		break;
 	default:
 		return -1;
 	}
-	if (*end && end[1])
+	if ((*end && end[1]) || v > INT64_MAX / unit)
 		return -1;
-	return v;
+	return v * unit;
 }
 
 bool ct_str_has_prefix(const char *s, const char *prefix)

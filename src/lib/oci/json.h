@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "json_util.h" /* _cleanup_json_ */
 
 struct oci_map_entry {
 	char *key;
@@ -32,13 +33,6 @@ void oci_map_free(struct oci_map *map);
 /* NULL-terminated string vectors, as produced by oci_json_get_strv. */
 size_t oci_strv_length(char *const *strv);
 void oci_strv_free(char **strv);
-
-static inline void oci_json_decrefp(json_t **value)
-{
-	json_decref(*value);
-}
-
-#define _cleanup_json_ __attribute__((cleanup(oci_json_decrefp)))
 
 /* Parses buf as one JSON object. what names the document in messages ("image manifest"). */
 int oci_json_load(const char *buf, size_t len, const char *what, json_t **out,
