@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: build (done by make), start the system from the build's staged
-# install root and show what runs. Later issues extend this to pull and run a
-# container from the locally built image.
+# install root, import the locally built busybox image and show it. The runtime
+# issue extends this to run a container from that image.
 set -euo pipefail
 build=${1:-build}
 ct=$(realpath "$build/stage/bin/container")
@@ -16,6 +16,15 @@ step system property list
 "$ct" system property list
 step plugin list
 "$ct" plugin list
+
+# The default image, built here from Debian's busybox-static: no network needed.
+rootfs=$(mktemp /tmp/container-demo-rootfs.XXXXXX.tar)
+trap 'rm -f "$rootfs"' EXIT
+"$(dirname "$0")/busybox-rootfs.sh" "$rootfs"
+step image import -c 'CMD [\"sh\"]' busybox-rootfs.tar busybox:latest
+"$ct" image import -c 'CMD ["sh"]' "$rootfs" busybox:latest
+step image list
+"$ct" image list
 
 cat <<MSG
 

@@ -14,7 +14,7 @@ packages=(
 	libclang-rt-14-dev clang
 	# tests
 	libcmocka-dev bats sqlite3 util-linux procps iproute2 nftables curl jq
-	psmisc busybox-static dnsutils
+	psmisc busybox-static dnsutils attr
 	# interop peers used by the image and runtime tests
 	docker-registry skopeo umoci runc apache2-utils openssl debootstrap
 )

@@ -21,6 +21,17 @@ static const char *const migrations[] = {
 	"  value TEXT NOT NULL,"
 	"  updated_at TEXT NOT NULL"
 	");",
+	/* 1 -> 2: image references, written by the images plugin. name is the full
+	 * reference (docker.io/library/busybox:latest); digest and media_type name the
+	 * index or manifest it points at in the content store. */
+	"CREATE TABLE images ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  digest TEXT NOT NULL,"
+	"  media_type TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  created_at TEXT NOT NULL"
+	");"
+	"CREATE INDEX images_digest ON images(digest);",
 };
 
 int state_latest_version(void)

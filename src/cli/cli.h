@@ -27,6 +27,9 @@ extern struct cli cli;
 int cli_fail(const struct ct_error *err);
 int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Usage error for a command: message plus a pointer to --help. */
+/* Prints the error like cli_failf and returns -1: for helpers whose callers
+ * test for a negative result. */
+int cli_reportf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Connects to the API server. When nothing listens, err says:
@@ -53,6 +56,8 @@ void cli_table_free(struct cli_table *t);
 /* Command groups, each in its own file. argv[0] is the group's name. */
 int cmd_system(int argc, char **argv);
 int cmd_plugin(int argc, char **argv);
+int cmd_image(int argc, char **argv);
+int cmd_registry(int argc, char **argv);
 int cmd_system_logs(int argc, char **argv);
 int cmd_system_property(int argc, char **argv);
 

@@ -25,6 +25,18 @@ int cli_failf(const char *fmt, ...)
 	return EXIT_ENGINE;
 }
 
+int cli_reportf(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("container: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -1;
+}
+
 int cli_usage_error(const char *command, const char *fmt, ...)
 {
 	va_list ap;
@@ -73,7 +85,7 @@ int cli_parse_format(const char *value, enum cli_format *out)
 	else if (strcmp(value, "json") == 0)
 		*out = FORMAT_JSON;
 	else
-		return cli_failf("--format must be \"json\" or \"table\", not \"%s\"", value);
+		return cli_reportf("--format must be \"json\" or \"table\", not \"%s\"", value);
 	return 0;
 }
 

@@ -17,6 +17,8 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"image", cmd_image, "Pull, list, inspect, tag, delete, prune and import images"},
+	{"registry", cmd_registry, "Log in to, log out of and list registries"},
 	{"system", cmd_system, "Manage the API server: start, stop, status, version, logs, property"},
 	{"plugin", cmd_plugin, "List, load, unload and restart plugins"},
 };
@@ -79,6 +81,19 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
+	/* docker's short forms. */
+	static const struct {
+		const char *word, *group, *sub;
+	} aliases[] = {{"pull", "image", "pull"}, {"images", "image", "list"}, {"rmi", "image", "delete"}};
+	for (size_t a = 0; a < sizeof(aliases) / sizeof(aliases[0]); a++)
+		if (strcmp(argv[i], aliases[a].word) == 0) {
+			/* argv[i] becomes the group and argv[i-1] its sub-command: the
+			 * group handlers see "image pull …". */
+			argv[i] = (char *)aliases[a].sub;
+			argv[i - 1] = (char *)aliases[a].group;
+			rc = cmd_image(argc - i + 1, argv + i - 1);
+			goto out;
+		}
 	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
 		if (strcmp(argv[i], commands[c].name) == 0) {
 			rc = commands[c].fn(argc - i, argv + i);

@@ -293,6 +293,10 @@ static int system_status(int argc, char **argv)
 	printf("socket:        %s\n", str(reply, "socket"));
 	json_t *plugins = json_object_get(reply, "plugins"), *p;
 	size_t i;
+	if (json_array_size(plugins) == 0) {
+		printf("plugins:       none found\n");
+		return 0;
+	}
 	printf("\n");
 	static const char *const headers[] = {"PLUGIN", "TYPE", "STATE", "PID", "RESTARTS"};
 	struct cli_table *t = cli_table_new(5, headers);

@@ -20,7 +20,8 @@ load helpers
 	[ "$(jq -r '.[] | select(.name=="sample-one") | .state' <<<"$output")" = stopped ]
 	[ "$(jq -r '.[] | select(.name=="sample-one") | .kind' <<<"$output")" = service ]
 	run_ct plugin list -q
-	[ "$output" = sample-one ]
+	grep -qx sample-one <<<"$output"
+	grep -qx container-core-images <<<"$output"
 
 	run_ct system logs
 	assert_output_contains "skipping plugin $CONTAINER_APP_ROOT/user-plugins/broken"

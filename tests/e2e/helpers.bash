@@ -13,7 +13,12 @@ CT_CALL=$CONTAINER_TEST_BUILD/tests/tools/ct-call
 SAMPLE_PLUGIN=$CONTAINER_TEST_BUILD/tests/plugins/container-plugin-sample
 export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-120}
 
+# Test files that need more set-up define their own setup() calling ct_setup.
 setup() {
+	ct_setup
+}
+
+ct_setup() {
 	TEST_ROOT=$(mktemp -d /tmp/ct-e2e.XXXXXX)
 	chmod 755 "$TEST_ROOT"
 	export CONTAINER_APP_ROOT=$TEST_ROOT/app
@@ -32,6 +37,11 @@ setup() {
 
 teardown() {
 	local pid
+	# Mounts a test made (mount_image below), innermost first.
+	if [ -n "${TEST_ROOT:-}" ]; then
+		grep -F " $TEST_ROOT/" /proc/self/mounts | awk '{print $2}' | sort -r |
+			while read -r m; do umount "$m" || umount -l "$m"; done
+	fi
 	if [ -f "$PIDFILE" ]; then
 		pid=$(cat "$PIDFILE" 2>/dev/null)
 		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
@@ -164,4 +174,32 @@ wait_for() {
 		fi
 		sleep 0.1
 	done
+}
+
+# A busybox root filesystem tar, built once per test run from busybox-static.
+busybox_rootfs() {
+	local cache=${BATS_RUN_TMPDIR:-/tmp}/busybox-rootfs.tar
+	if [ ! -s "$cache" ]; then
+		"$CONTAINER_TEST_TOP/scripts/busybox-rootfs.sh" "$cache.tmp" && mv "$cache.tmp" "$cache"
+	fi
+	echo "$cache"
+}
+
+# import_busybox [REF]: imports the busybox rootfs as REF (default busybox:latest).
+import_busybox() {
+	run_ct image import -c 'CMD ["sh"]' "$(busybox_rootfs)" "${1:-busybox:latest}"
+}
+
+# mount_image REF DIR: mounts the image's snapshots as one read-only overlay
+# (what a container's rootfs will see, without the upper layer) at DIR.
+mount_image() {
+	local ref=$1 dir=$2 lower
+	lower=$("$CT" image inspect "$ref" | jq -r '.[0].snapshots | reverse | map(. + "/fs") | join(":")')
+	mkdir -p "$dir"
+	if [ "$(grep -o : <<<"$lower" | wc -l)" -eq 0 ]; then
+		# One layer: overlay needs two lowers or an upper; a bind is the same view.
+		mount --bind -o ro "$lower" "$dir"
+	else
+		mount -t overlay overlay -o "ro,lowerdir=$lower" "$dir"
+	fi
 }

@@ -1,0 +1,31 @@
+/* Long requests (pull, push, import, save, load) run on a worker thread each, so
+ * the plugin's event loop keeps answering other clients. A worker posts progress
+ * and its result through a queue that the loop drains when the job's eventfd
+ * fires; only the loop thread touches the request and the connection. */
+#ifndef CONTAINER_JOB_H
+#define CONTAINER_JOB_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "error.h"
+#include "loop.h"
+#include "server.h"
+
+struct job;
+
+/* Runs on the worker thread. Returns 0 with *result set, or -1 with err set. */
+typedef int (*job_fn)(struct job *job, json_t **result, struct ct_error *err);
+
+/* Starts fn on a new thread for req; the job owns req's descriptors (take them
+ * with job_take_fd on the worker). body is the request body (borrowed for the
+ * job's life). data is passed through. */
+void job_start(struct ct_loop *loop, struct ct_request *req, job_fn fn, void *data);
+
+json_t *job_body(struct job *job);
+void *job_data(struct job *job);
+int job_take_fd(struct job *job, size_t index);
+/* Thread-safe; takes progress. */
+void job_progress(struct job *job, json_t *progress);
+
+#endif
