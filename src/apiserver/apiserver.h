@@ -32,6 +32,7 @@ struct apiserver {
 void routes_system_register(struct apiserver *api);
 void routes_plugin_register(struct apiserver *api);
 void routes_property_register(struct apiserver *api);
+void routes_container_register(struct apiserver *api);
 
 /* Begins an orderly shutdown: stop accepting, stop plugins, then quit the loop. */
 void apiserver_shutdown(struct apiserver *api, const char *why);

@@ -291,6 +291,7 @@ int main(int argc, char **argv)
 	routes_system_register(&api);
 	routes_property_register(&api);
 	routes_plugin_register(&api);
+	routes_container_register(&api);
 	ct_server_fallback(api.server, router_forward, &api);
 
 	api.supervisor = supervisor_new(&api);

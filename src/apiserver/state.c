@@ -32,6 +32,16 @@ static const char *const migrations[] = {
 	"  created_at TEXT NOT NULL"
 	");"
 	"CREATE INDEX images_digest ON images(digest);",
+	/* 2 -> 3: containers. options is the create request as the API server
+	 * normalised it; the runtime state lives in the bundle's state.json. */
+	"CREATE TABLE containers ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  image TEXT NOT NULL,"
+	"  image_digest TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL,"
+	"  options TEXT NOT NULL"
+	");",
 };
 
 int state_latest_version(void)
@@ -54,6 +64,11 @@ static int exec_sql(struct state_db *db, const char *sql, struct ct_error *err)
 		return -1;
 	}
 	return 0;
+}
+
+sqlite3 *state_handle(struct state_db *db)
+{
+	return db->db;
 }
 
 int state_schema_version(struct state_db *db)

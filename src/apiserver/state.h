@@ -13,6 +13,8 @@ struct state_db;
 int state_open(const char *path, struct state_db **out, struct ct_error *err);
 void state_close(struct state_db *db);
 int state_schema_version(struct state_db *db);
+/* The connection, for the other tables' modules (container_db.c). */
+struct sqlite3 *state_handle(struct state_db *db);
 /* The schema version this build migrates to. */
 int state_latest_version(void);
 

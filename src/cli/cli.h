@@ -58,6 +58,19 @@ int cmd_system(int argc, char **argv);
 int cmd_plugin(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
+/* `image pull` with argv[0] = "pull", for `run` pulling a missing image. */
+int cmd_image_pull(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_kill(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_wait(int argc, char **argv);
 int cmd_system_logs(int argc, char **argv);
 int cmd_system_property(int argc, char **argv);
 

@@ -5,12 +5,13 @@
 
 #include "cleanup.h"
 #include "cli.h"
+#include "proto.h"
 #include "util.h"
 
 int cli_fail(const struct ct_error *err)
 {
 	fprintf(stderr, "container: error: %s\n", ct_error_message(err));
-	return EXIT_ENGINE;
+	return ct_error_exit_code(err->code);
 }
 
 int cli_failf(const char *fmt, ...)

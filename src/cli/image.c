@@ -31,7 +31,12 @@ static void help(FILE *out)
 		"  prune               Remove content no image needs [-a: remove every image]\n"
 		"  import FILE|- REF   Make an image from a root filesystem tar (plain, gzip, zstd)\n"
 		"                      [-c|--change 'CMD [\"sh\"]'] (CMD, ENTRYPOINT, ENV, WORKDIR,\n"
-		"                      USER, LABEL, EXPOSE, STOPSIGNAL)\n");
+		"                      USER, LABEL, EXPOSE, STOPSIGNAL)\n"
+		"  push REF            Send an image to its registry [--platform] [--scheme]\n"
+		"                      [--progress auto|plain|none] [--chunk-size N]\n"
+		"  save -o FILE REF... Write images to an OCI image layout tar (-o - or none: stdout)\n"
+		"  load -i FILE        Read images from an OCI layout tar or a `docker save` archive\n"
+		"                      (no -i: stdin) [--name REPO[:TAG]]\n");
 }
 
 static const char *str(json_t *o, const char *k)
@@ -453,6 +458,7 @@ int cmd_image(int argc, char **argv)
 		{"pull", pull},	    {"list", list},	{"ls", list},	    {"inspect", inspect},
 		{"tag", tag},	    {"delete", delete}, {"rm", delete},	    {"prune", prune},
 		{"import", import},
+		
 	};
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -463,4 +469,9 @@ int cmd_image(int argc, char **argv)
 		if (strcmp(argv[1], subs[i].name) == 0)
 			return subs[i].fn(argc - 1, argv + 1);
 	return cli_usage_error("image", "unknown command \"image %s\"", argv[1]);
+}
+
+int cmd_image_pull(int argc, char **argv)
+{
+	return pull(argc, argv);
 }

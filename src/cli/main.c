@@ -17,6 +17,20 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"run", cmd_run, "Create and start a container, attached unless -d"},
+	{"create", cmd_create, "Create a container"},
+	{"start", cmd_start, "Start a created or stopped container"},
+	{"stop", cmd_stop, "Stop containers (their stop signal, then SIGKILL)"},
+	{"kill", cmd_kill, "Send a signal to containers"},
+	{"delete", cmd_delete, "Delete containers (-f stops running ones first)"},
+	{"rm", cmd_delete, NULL},
+	{"list", cmd_list, "List containers (-a: also stopped ones)"},
+	{"ls", cmd_list, NULL},
+	{"ps", cmd_list, NULL},
+	{"inspect", cmd_inspect, "Show containers as JSON"},
+	{"logs", cmd_logs, "Show a container's output (-f follows)"},
+	{"wait", cmd_wait, "Wait for containers to stop; print their exit codes"},
+	{"prune", cmd_prune, "Delete every stopped container"},
 	{"image", cmd_image, "Pull, list, inspect, tag, delete, prune and import images"},
 	{"registry", cmd_registry, "Log in to, log out of and list registries"},
 	{"system", cmd_system, "Manage the API server: start, stop, status, version, logs, property"},
@@ -31,7 +45,8 @@ static void print_help(FILE *out)
 		     "\n"
 		     "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-10s  %s\n", commands[i].name, commands[i].summary);
+		if (commands[i].summary)
+			fprintf(out, "  %-10s  %s\n", commands[i].name, commands[i].summary);
 	cli_plugin_print_help(out);
 	fprintf(out, "\n"
 		     "Global options:\n"

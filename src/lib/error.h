@@ -21,6 +21,9 @@
 #define CT_ERR_TIMEOUT		 "timeout"
 #define CT_ERR_PROTOCOL		 "protocol"
 #define CT_ERR_CANCELLED	 "cancelled"
+/* A container's command could not be run (exit 126) or was not found (127). */
+#define CT_ERR_CANNOT_RUN	 "cannotRun"
+#define CT_ERR_COMMAND_NOT_FOUND "commandNotFound"
 
 struct ct_error {
 	char code[32];

@@ -109,9 +109,11 @@ int ct_msg_parse(json_t *root, struct ct_msg *out, struct ct_error *err)
 
 int ct_error_exit_code(const char *code)
 {
-	(void)code;
-	/* Every failure of the engine itself is 125, as in docker and podman; 126/127
-	 * (command can't be run) and the container's own status are decided by the
-	 * commands that run processes. */
+	/* As docker and podman: 126 when the container's command can't be run, 127
+	 * when it isn't found, 125 for every failure of the engine itself. */
+	if (code && strcmp(code, CT_ERR_CANNOT_RUN) == 0)
+		return 126;
+	if (code && strcmp(code, CT_ERR_COMMAND_NOT_FOUND) == 0)
+		return 127;
 	return 125;
 }

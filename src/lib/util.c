@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,15 @@ char *xasprintf(const char *fmt, ...)
 char *xstrdup(const char *s)
 {
 	char *d = strdup(s ? s : "");
+
+	if (!d)
+		abort();
+	return d;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *d = strndup(s ? s : "", n);
 
 	if (!d)
 		abort();
@@ -201,4 +211,24 @@ int ct_set_nonblock(int fd, bool on)
 		return -1;
 	flags = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
 	return fcntl(fd, F_SETFL, flags);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	if (type == FTW_DP)
+		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
+	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int ct_remove_tree(const char *path, struct ct_error *err)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : ct_error_errno(err, CT_ERR_INTERNAL, "removing %s", path);
+	/* FTW_PHYS never follows a symlink out of the tree; FTW_MOUNT never crosses
+	 * into a mount inside it (a container's rootfs still mounted, say). */
+	if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
+		return ct_error_errno(err, CT_ERR_INTERNAL, "removing %s", path);
+	return 0;
 }

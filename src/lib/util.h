@@ -13,6 +13,7 @@
  * failing to allocate a few bytes leaves nothing sensible to do. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
 void *xcalloc(size_t n, size_t size);
 
 /* mkdir -p with mode for the folders it creates; existing folders are kept. */
@@ -23,6 +24,9 @@ int ct_read_file(const char *path, size_t max, char **out, size_t *len, struct c
  * content, never a part. */
 int ct_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 struct ct_error *err);
+
+/* rm -rf that never follows symlinks nor crosses mounts. */
+int ct_remove_tree(const char *path, struct ct_error *err);
 
 uint64_t ct_now_monotonic_ms(void);
 /* Current time as RFC 3339 UTC with milliseconds: 2026-11-27T22:51:18.123Z. */

@@ -149,7 +149,7 @@ int images_gc(struct images *im, int64_t *freed_bytes, size_t *removed, struct c
 			continue;
 		_cleanup_free_ char *p = xasprintf("%s/%s", im->store.snapshots, de->d_name);
 		_cleanup_error_ struct ct_error e = CT_ERROR_INIT;
-		if (store_remove_tree(p, &e) == 0) {
+		if (ct_remove_tree(p, &e) == 0) {
 			count++;
 			log_debug("gc: removed snapshot %s", de->d_name);
 		} else {

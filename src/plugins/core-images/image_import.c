@@ -208,7 +208,7 @@ static void import_state_free(struct import_state *st)
 	if (st->copy_path)
 		unlink(st->copy_path);
 	if (st->snap_tmp)
-		store_remove_tree(st->snap_tmp, NULL);
+		ct_remove_tree(st->snap_tmp, NULL);
 	free(st->copy_path);
 	free(st->snap_tmp);
 	decompressor_free(st->dec);

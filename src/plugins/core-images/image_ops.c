@@ -124,6 +124,39 @@ static void route_inspect(struct ct_request *req, void *data)
 	ct_request_reply(req, j, NULL, 0);
 }
 
+/* image.resolve: what the API server needs to create a container: the name,
+ * the manifest digest, the image config and the snapshot folders (bottom
+ * layer first). */
+static void route_resolve(struct ct_request *req, void *data)
+{
+	struct images *im = data;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct image_record r = {0};
+	struct image_view view;
+	const char *input;
+
+	if (ct_json_get_string(ct_request_body(req), "reference", true, &input, "request body",
+			       &err) < 0 ||
+	    image_find(im, input, &r, NULL, &err) < 0 ||
+	    image_view_load(im, r.name, NULL, &view, &err) < 0) {
+		image_record_free(&r);
+		ct_request_fail(req, &err);
+		return;
+	}
+	json_t *snaps = json_array();
+	for (char **c = view.chain_ids; *c; c++) {
+		_cleanup_free_ char *dir = store_snapshot_dir(&im->store, *c);
+		json_array_append_new(snaps, json_string(dir));
+	}
+	ct_request_reply(req,
+			 json_pack("{s:s, s:s, s:O, s:o}", "name", r.name, "digest",
+				   view.manifest_digest, "config", view.config.json, "snapshots",
+				   snaps),
+			 NULL, 0);
+	image_view_free(&view);
+	image_record_free(&r);
+}
+
 static void route_tag(struct ct_request *req, void *data)
 {
 	struct images *im = data;
@@ -277,6 +310,7 @@ void images_register_routes(struct images *im)
 
 	ct_server_route(srv, "image.list", route_list, im);
 	ct_server_route(srv, "image.inspect", route_inspect, im);
+	ct_server_route(srv, "image.resolve", route_resolve, im);
 	ct_server_route(srv, "image.tag", route_tag, im);
 	ct_server_route(srv, "image.delete", route_delete, im);
 	ct_server_route(srv, "image.prune", route_prune, im);

@@ -287,7 +287,7 @@ out:
 	if (sink.ingest)
 		ingest_abort(&ingest);
 	if (snap_tmp)
-		store_remove_tree(snap_tmp, NULL);
+		ct_remove_tree(snap_tmp, NULL);
 	return rc;
 }
 

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,26 +42,6 @@ void store_close(struct store *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	if (type == FTW_DP)
-		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
-	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-int store_remove_tree(const char *path, struct ct_error *err)
-{
-	struct stat st;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : ct_error_errno(err, CT_ERR_INTERNAL, "removing %s", path);
-	/* As root, directory modes don't stop us; FTW_PHYS never follows a symlink
-	 * out of the tree and FTW_MOUNT never crosses into a mount inside it. */
-	if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
-		return ct_error_errno(err, CT_ERR_INTERNAL, "removing %s", path);
-	return 0;
-}
-
 void store_clean_partial(struct store *s)
 {
 	_cleanup_closedir_ DIR *d = opendir(s->ingest);
@@ -82,7 +61,7 @@ void store_clean_partial(struct store *s)
 		_cleanup_free_ char *p = xasprintf("%s/%s", s->snapshots, de->d_name);
 		_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 		log_info("removing an unfinished unpack left behind: %s", p);
-		if (store_remove_tree(p, &err) < 0)
+		if (ct_remove_tree(p, &err) < 0)
 			log_warn("%s", ct_error_message(&err));
 	}
 }
@@ -351,7 +330,7 @@ int store_snapshot_begin(const struct store *s, char **tmp_dir, int *fs_fd, stru
 	*fs_fd = open(fs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*fs_fd < 0) {
 		ct_error_errno(err, CT_ERR_INTERNAL, "opening %s", fs);
-		store_remove_tree(dir, NULL);
+		ct_remove_tree(dir, NULL);
 		return -1;
 	}
 	*tmp_dir = move_ptr(dir);
@@ -369,7 +348,7 @@ int store_snapshot_commit(const struct store *s, const char *tmp_dir, const char
 		return 0;
 	if (errno == EEXIST || errno == ENOTEMPTY) {
 		/* Another pull of the same layer finished first: same content. */
-		return store_remove_tree(tmp_dir, err);
+		return ct_remove_tree(tmp_dir, err);
 	}
 	return ct_error_errno(err, CT_ERR_INTERNAL, "renaming %s to %s", tmp_dir, final);
 }

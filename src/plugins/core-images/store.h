@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "oci/digest.h"
+#include "util.h"
 
 struct store {
 	char *root;	    /* app root */
@@ -75,7 +76,11 @@ int store_snapshot_begin(const struct store *s, char **tmp_dir, int *fs_fd, stru
  * keeps theirs and removes ours. */
 int store_snapshot_commit(const struct store *s, const char *tmp_dir, const char *chain_id,
 			  struct ct_error *err);
-/* rm -rf without following symlinks and without leaving the tree's device. */
-int store_remove_tree(const char *path, struct ct_error *err);
+
+/* rm -rf that neither follows symlinks nor crosses mounts (util.h). */
+static inline int store_remove_tree(const char *path, struct ct_error *err)
+{
+	return ct_remove_tree(path, err);
+}
 
 #endif

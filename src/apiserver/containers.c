@@ -1,0 +1,712 @@
+/* Routes: container.create, start, wait, stop, kill, delete, list, inspect,
+ * logs, prune. The API server keeps what was asked (state.db) and the bundle
+ * (containers/<id>/config.json); the runtime helper of each container runs it
+ * and writes state.json; we talk to the helper on its socket
+ * (<run root>/containers/<id>.sock) and read state.json when it is gone. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "apiserver.h"
+#include "async_client.h"
+#include "cleanup.h"
+#include "container_db.h"
+#include "frame.h"
+#include "json_util.h"
+#include "log.h"
+#include "proto.h"
+#include "spec_builder.h"
+#include "supervisor.h"
+#include "util.h"
+
+#define RUNTIME_PLUGIN "container-runtime-linux"
+
+static char *bundle_dir(struct apiserver *api, const char *id)
+{
+	return xasprintf("%s/containers/%s", api->paths.app_root, id);
+}
+
+static char *helper_socket(struct apiserver *api, const char *id)
+{
+	/* Short: a Unix socket path has a 108-byte limit. */
+	return xasprintf("%s/c/%.12s.sock", api->paths.run_root, id);
+}
+
+/* state.json, or a "created" state when the container never started. */
+static json_t *read_state(struct apiserver *api, const char *id)
+{
+	_cleanup_free_ char *path = xasprintf("%s/containers/%s/state.json", api->paths.app_root, id);
+	_cleanup_free_ char *text = NULL;
+
+	if (ct_read_file(path, 1 << 20, &text, NULL, NULL) < 0)
+		return json_pack("{s:s}", "status", "created");
+	json_t *j = json_loads(text, 0, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return json_pack("{s:s}", "status", "unknown");
+	}
+	/* A "running" container whose helper died with it (SIGKILL of the helper,
+	 * a host crash) is not running. */
+	if (strcmp(json_string_value(json_object_get(j, "status")) ?: "", "running") == 0) {
+		pid_t pid = json_integer_value(json_object_get(j, "pid"));
+		if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH))
+			json_object_set_new(j, "status", json_string("stopped"));
+	}
+	return j;
+}
+
+static bool valid_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 64 || !isalnum((unsigned char)name[0]))
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
+			return false;
+	return true;
+}
+
+static char *new_id(void)
+{
+	unsigned char raw[32];
+	char *id = xcalloc(65, 1);
+
+	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw))
+		abort();
+	for (size_t i = 0; i < sizeof(raw); i++)
+		sprintf(id + 2 * i, "%02x", raw[i]);
+	return id;
+}
+
+/* ---- container.create ---------------------------------------------------- */
+
+struct create_call {
+	struct apiserver *api;
+	struct ct_request *req;
+	json_t *options;
+	char *name;
+};
+
+static void create_free(struct create_call *c)
+{
+	json_decref(c->options);
+	free(c->name);
+	free(c);
+}
+
+static void create_image_done(json_t *image, int *fds, size_t nfds, const struct ct_error *e,
+			      void *data)
+{
+	struct create_call *c = data;
+	struct apiserver *api = c->api;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	_cleanup_free_ char *id = new_id(), *bundle = NULL;
+	_cleanup_json_ json_t *spec = NULL;
+
+	ct_close_fds(fds, nfds);
+	if (e) {
+		ct_request_error(c->req, e->code, "%s", ct_error_message(e));
+		create_free(c);
+		return;
+	}
+	if (!c->name)
+		c->name = xstrndup(id, 12);
+	bundle = bundle_dir(api, id);
+	struct spec_inputs in = {
+		.id = id,
+		.name = c->name,
+		.bundle = bundle,
+		.image_config = json_object_get(image, "config"),
+		.snapshots = json_object_get(image, "snapshots"),
+		.options = c->options,
+	};
+	if (!(spec = spec_build(&in, &err)))
+		goto fail;
+	_cleanup_free_ char *rootfs = xasprintf("%s/rootfs", bundle);
+	_cleanup_free_ char *upper = xasprintf("%s/upper", bundle);
+	_cleanup_free_ char *work = xasprintf("%s/work", bundle);
+	_cleanup_free_ char *config = xasprintf("%s/config.json", bundle);
+	_cleanup_free_ char *text = json_dumps(spec, JSON_INDENT(2));
+	if (ct_mkdir_p(bundle, 0700, &err) < 0 || ct_mkdir_p(rootfs, 0755, &err) < 0 ||
+	    ct_mkdir_p(upper, 0755, &err) < 0 || ct_mkdir_p(work, 0700, &err) < 0 ||
+	    ct_write_file_atomic(config, text, strlen(text), 0600, &err) < 0)
+		goto fail;
+	char now[32];
+	ct_format_time_now(now, sizeof(now));
+	struct container_record r = {
+		.id = id,
+		.name = c->name,
+		.image = (char *)json_string_value(json_object_get(image, "name")),
+		.image_digest = (char *)json_string_value(json_object_get(image, "digest")),
+		.created_at = now,
+		.options = c->options,
+	};
+	if (container_db_insert(api->db, &r, &err) < 0)
+		goto fail;
+	log_info("created container %s (%s) from %s", c->name, id, r.image);
+	ct_request_reply(c->req, json_pack("{s:s, s:s}", "id", id, "name", c->name), NULL, 0);
+	create_free(c);
+	return;
+fail:
+	{
+		_cleanup_error_ struct ct_error rm = CT_ERROR_INIT;
+		ct_remove_tree(bundle, &rm);
+	}
+	ct_request_fail(c->req, &err);
+	create_free(c);
+}
+
+static const struct async_call_handlers create_image_handlers = {.done = create_image_done};
+
+static void route_create(struct ct_request *req, void *data)
+{
+	struct apiserver *api = data;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	json_t *body = ct_request_body(req);
+	const char *image = NULL, *name = NULL;
+
+	if (ct_json_get_string(body, "image", true, &image, "request body", &err) < 0 ||
+	    ct_json_get_string(body, "name", false, &name, "request body", &err) < 0) {
+		ct_request_fail(req, &err);
+		return;
+	}
+	if (name && !valid_name(name)) {
+		ct_request_error(req, CT_ERR_INVALID_ARGUMENT,
+				 "invalid container name \"%s\": 1 to 64 characters, letters, digits, "
+				 "'_', '.' and '-', starting with a letter or digit",
+				 name);
+		return;
+	}
+	if (name && container_db_name_taken(api->db, name)) {
+		ct_request_error(req, CT_ERR_EXISTS,
+				 "the name %s is already in use; remove that container or choose "
+				 "another name",
+				 name);
+		return;
+	}
+	/* The image: resolved by the images plugin (snapshots and config). */
+	struct plugin_instance *inst = supervisor_load(api->supervisor, "container-core-images", &err);
+	if (!inst) {
+		ct_request_fail(req, &err);
+		return;
+	}
+	struct create_call *c = xcalloc(1, sizeof(*c));
+	c->api = api;
+	c->req = req;
+	c->options = json_deep_copy(body);
+	c->name = name ? xstrdup(name) : NULL;
+	_cleanup_json_ json_t *q = json_pack("{s:s}", "reference", image);
+	async_call(api->loop, plugin_instance_socket(inst), "plugin container-core-images",
+		   "image.resolve", q, NULL, 0, &create_image_handlers, c);
+}
+
+/* ---- container.start ----------------------------------------------------- */
+
+struct start_call {
+	struct apiserver *api;
+	struct ct_request *req;
+	char *id;
+	int ready_fd;
+	struct ct_watch *watch;
+	char buf[1200];
+	size_t len;
+};
+
+static void start_finish(struct start_call *s)
+{
+	s->buf[s->len] = '\0';
+	if (strncmp(s->buf, "ok ", 3) == 0) {
+		ct_request_reply(s->req, json_pack("{s:s, s:i}", "id", s->id, "pid", atoi(s->buf + 3)),
+				 NULL, 0);
+	} else if (strncmp(s->buf, "error ", 6) == 0) {
+		int status = atoi(s->buf + 6);
+		const char *msg = strchr(s->buf + 6, ' ');
+		const char *code = status == 127   ? CT_ERR_COMMAND_NOT_FOUND
+				   : status == 126 ? CT_ERR_CANNOT_RUN
+						   : CT_ERR_INTERNAL;
+		ct_request_error(s->req, code, "starting container %.12s: %s", s->id,
+				 msg ? msg + 1 : "failed");
+	} else {
+		ct_request_error(s->req, CT_ERR_INTERNAL,
+				 "starting container %.12s: the runtime helper exited without "
+				 "saying why; see `container system logs`",
+				 s->id);
+	}
+	ct_loop_unwatch(s->api->loop, s->watch);
+	close(s->ready_fd);
+	free(s->id);
+	free(s);
+}
+
+static void ready_event(struct ct_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct start_call *s = data;
+	ssize_t n = read(fd, s->buf + s->len, sizeof(s->buf) - 1 - s->len);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0) {
+		s->len += n;
+		if (s->len < sizeof(s->buf) - 1)
+			return;
+	}
+	start_finish(s);
+}
+
+static void route_start(struct ct_request *req, void *data)
+{
+	struct apiserver *api = data;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct container_record r;
+	const char *key = NULL;
+	bool attach = false;
+
+	if (ct_json_get_string(ct_request_body(req), "id", true, &key, "request body", &err) < 0 ||
+	    ct_json_get_bool(ct_request_body(req), "attach", false, &attach, "request body", &err) <
+		    0 ||
+	    container_db_find(api->db, key, &r, &err) < 0) {
+		ct_request_fail(req, &err);
+		return;
+	}
+	_cleanup_json_ json_t *state = read_state(api, r.id);
+	const char *status = json_string_value(json_object_get(state, "status"));
+	if (status && strcmp(status, "running") == 0) {
+		ct_request_error(req, CT_ERR_CONFLICT, "container %s is already running", r.name);
+		container_record_free(&r);
+		return;
+	}
+	const struct ct_plugin_manifest *m =
+		ct_plugin_list_find(supervisor_manifests(api->supervisor), RUNTIME_PLUGIN);
+	if (!m) {
+		ct_request_error(req, CT_ERR_UNAVAILABLE,
+				 "the runtime plugin %s is not installed (looked in the plugin "
+				 "folders under %s)",
+				 RUNTIME_PLUGIN, api->paths.install_root);
+		container_record_free(&r);
+		return;
+	}
+	_cleanup_free_ char *bundle = bundle_dir(api, r.id);
+	_cleanup_free_ char *sock = helper_socket(api, r.id);
+	_cleanup_free_ char *sockdir = xasprintf("%s/c", api->paths.run_root);
+	if (ct_mkdir_p(sockdir, 0700, &err) < 0) {
+		ct_request_fail(req, &err);
+		container_record_free(&r);
+		return;
+	}
+	/* A restart: the last run's state goes; its output stays in the log. */
+	_cleanup_free_ char *state_path = xasprintf("%s/state.json", bundle);
+	unlink(state_path);
+
+	/* The client's descriptors: [stdin] stdout stderr, as the request says. */
+	int in_fd = -1, out_fd = -1, err_fd = -1;
+	size_t nfds = ct_request_nfds(req);
+	bool interactive = false;
+	ct_json_get_bool(ct_request_body(req), "interactive", false, &interactive, "request body",
+			 NULL);
+	size_t k = 0;
+	if (interactive && nfds > k)
+		in_fd = ct_request_take_fd(req, k++);
+	if (attach && nfds >= k + 2) {
+		out_fd = ct_request_take_fd(req, k++);
+		err_fd = ct_request_take_fd(req, k++);
+	}
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		ct_request_error(req, CT_ERR_INTERNAL, "pipe: %s", strerror(errno));
+		goto out_fds;
+	}
+	char *argv[] = {m->binary, "start",  "--socket", sock, "--bundle", bundle, "--id",
+			r.id,	   attach ? "--attach" : NULL, api->debug && attach ? "--debug" : NULL,
+			NULL};
+	if (!attach && api->debug)
+		argv[8] = "--debug";
+	pid_t pid = fork();
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		int devnull = open("/dev/null", O_RDWR);
+		dup2(in_fd >= 0 ? in_fd : devnull, 0);
+		dup2(out_fd >= 0 ? out_fd : devnull, 1);
+		dup2(err_fd >= 0 ? err_fd : devnull, 2);
+		dup2(pipefd[1], 3);
+		close_range(4, ~0U, 0);
+		execv(m->binary, argv);
+		dprintf(3, "error 125 executing %s: %s", m->binary, strerror(errno));
+		_exit(125);
+	}
+	close(pipefd[1]);
+	if (pid < 0) {
+		close(pipefd[0]);
+		ct_request_error(req, CT_ERR_INTERNAL, "fork: %s", strerror(errno));
+		goto out_fds;
+	}
+	struct start_call *s = xcalloc(1, sizeof(*s));
+	s->api = api;
+	s->req = req;
+	s->id = xstrdup(r.id);
+	s->ready_fd = pipefd[0];
+	ct_set_nonblock(s->ready_fd, true);
+	s->watch = ct_loop_watch(api->loop, s->ready_fd, EPOLLIN, ready_event, s, &err);
+	if (!s->watch)
+		start_finish(s);
+out_fds:
+	if (in_fd >= 0)
+		close(in_fd);
+	if (out_fd >= 0)
+		close(out_fd);
+	if (err_fd >= 0)
+		close(err_fd);
+	container_record_free(&r);
+}
+
+/* ---- calls to a running container's helper -------------------------------- */
+
+struct helper_call {
+	struct apiserver *api;
+	struct ct_request *req;
+	char *id;
+};
+
+static void helper_done(json_t *body, int *fds, size_t nfds, const struct ct_error *e, void *data)
+{
+	struct helper_call *h = data;
+
+	ct_close_fds(fds, nfds);
+	if (e && ct_error_is(e, CT_ERR_UNAVAILABLE)) {
+		/* The helper is gone: the container has stopped; state.json says how. */
+		ct_request_reply(h->req, read_state(h->api, h->id), NULL, 0);
+	} else if (e) {
+		ct_request_fail(h->req, e);
+	} else {
+		ct_request_reply(h->req, json_incref(body), NULL, 0);
+	}
+	free(h->id);
+	free(h);
+}
+
+static bool helper_wanted(void *data)
+{
+	return ct_request_alive(((struct helper_call *)data)->req);
+}
+
+static const struct async_call_handlers helper_handlers = {.done = helper_done,
+							   .wanted = helper_wanted};
+
+/* Sends route to the container's helper; when it is not running, stopped
+ * containers answer from state.json (wait, stop) or with a conflict (kill). */
+static void call_helper(struct apiserver *api, struct ct_request *req, const char *route,
+			json_t *body, bool needs_running)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct container_record r;
+	const char *key = NULL;
+
+	if (ct_json_get_string(ct_request_body(req), "id", true, &key, "request body", &err) < 0 ||
+	    container_db_find(api->db, key, &r, &err) < 0) {
+		ct_request_fail(req, &err);
+		return;
+	}
+	_cleanup_json_ json_t *state = read_state(api, r.id);
+	const char *status = json_string_value(json_object_get(state, "status"));
+	if (!status || strcmp(status, "running") != 0) {
+		if (needs_running)
+			ct_request_error(req, CT_ERR_CONFLICT, "container %s is not running", r.name);
+		else
+			ct_request_reply(req, json_incref(state), NULL, 0);
+		container_record_free(&r);
+		return;
+	}
+	struct helper_call *h = xcalloc(1, sizeof(*h));
+	h->api = api;
+	h->req = req;
+	h->id = xstrdup(r.id);
+	_cleanup_free_ char *sock = helper_socket(api, r.id);
+	_cleanup_free_ char *peer = xasprintf("the runtime helper of container %s", r.name);
+	async_call(api->loop, sock, peer, route, body, NULL, 0, &helper_handlers, h);
+	container_record_free(&r);
+}
+
+static void route_wait(struct ct_request *req, void *data)
+{
+	call_helper(data, req, "wait", NULL, false);
+}
+
+static void route_kill(struct ct_request *req, void *data)
+{
+	const char *name = NULL;
+	int64_t number = SIGKILL;
+	json_t *body = ct_request_body(req);
+
+	if (ct_json_get_string(body, "signal", false, &name, "request body", NULL) == 0 && name) {
+		number = spec_parse_signal(name);
+		if (number < 0) {
+			ct_request_error(req, CT_ERR_INVALID_ARGUMENT,
+					 "unknown signal %s (use a name like TERM or a number)", name);
+			return;
+		}
+	}
+	_cleanup_json_ json_t *q = json_pack("{s:I}", "signal", (json_int_t)number);
+	call_helper(data, req, "kill", q, true);
+}
+
+static void route_stop(struct ct_request *req, void *data)
+{
+	struct apiserver *api = data;
+	json_t *body = ct_request_body(req);
+	const char *name = NULL, *key = NULL;
+	int64_t timeout = 10;
+	int sig = -1;
+
+	ct_json_get_int(body, "timeout", false, &timeout, "request body", NULL);
+	if (ct_json_get_string(body, "signal", false, &name, "request body", NULL) == 0 && name) {
+		sig = spec_parse_signal(name);
+		if (sig < 0) {
+			ct_request_error(req, CT_ERR_INVALID_ARGUMENT, "unknown signal %s", name);
+			return;
+		}
+	}
+	if (sig < 0 && ct_json_get_string(body, "id", true, &key, "request body", NULL) == 0) {
+		/* The image's StopSignal, from the bundle. */
+		struct container_record r;
+		if (container_db_find(api->db, key, &r, NULL) == 0) {
+			_cleanup_free_ char *cfg = xasprintf("%s/containers/%s/config.json",
+							     api->paths.app_root, r.id);
+			_cleanup_json_ json_t *spec = json_load_file(cfg, 0, NULL);
+			sig = spec_stop_signal(spec);
+			container_record_free(&r);
+		}
+	}
+	_cleanup_json_ json_t *q = json_pack("{s:i, s:I}", "signal", sig > 0 ? sig : SIGTERM,
+					     "timeout", (json_int_t)timeout);
+	call_helper(api, req, "stop", q, false);
+}
+
+/* ---- list, inspect, logs, delete, prune ----------------------------------- */
+
+static json_t *describe(struct apiserver *api, struct container_record *r, bool full)
+{
+	json_t *state = read_state(api, r->id);
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "id", r->id, "name", r->name,
+			      "image", r->image, "imageDigest", r->image_digest, "createdAt",
+			      r->created_at, "state", state);
+	_cleanup_free_ char *cfg = xasprintf("%s/containers/%s/config.json", api->paths.app_root,
+					     r->id);
+	json_t *spec = json_load_file(cfg, 0, NULL);
+	json_object_set_new(j, "command", json_incref(json_object_get(json_object_get(spec, "process"), "args")));
+	json_object_set_new(j, "labels", json_incref(json_object_get(r->options, "labels")) ?: json_object());
+	json_object_set_new(j, "network", json_incref(json_object_get(r->options, "network")) ?: json_string("none"));
+	if (full) {
+		json_object_set_new(j, "options", json_incref(r->options));
+		json_object_set_new(j, "spec", spec);
+		_cleanup_free_ char *bundle = bundle_dir(api, r->id);
+		json_object_set_new(j, "bundle", json_string(bundle));
+	} else {
+		json_decref(spec);
+	}
+	return j;
+}
+
+static void route_list(struct ct_request *req, void *data)
+{
+	struct apiserver *api = data;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct container_record *all = NULL;
+	size_t n = 0;
+	bool everything = false;
+
+	ct_json_get_bool(ct_request_body(req), "all", false, &everything, "request body", NULL);
+	if (container_db_list(api->db, &all, &n, &err) < 0) {
+		ct_request_fail(req, &err);
+		return;
+	}
+	json_t *items = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *d = describe(api, &all[i], false);
+		const char *status =
+			json_string_value(json_object_get(json_object_get(d, "state"), "status"));
+		if (!everything && (!status || strcmp(status, "running") != 0)) {
+			json_decref(d);
+			continue;
+		}
+		json_array_append_new(items, d);
+	}
+	container_records_free(all, n);
+	ct_request_reply(req, json_pack("{s:o}", "containers", items), NULL, 0);
+}
+
+static void route_inspect(struct ct_request *req, void *data)
+{
+	struct apiserver *api = data;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct container_record r;
+	const char *key = NULL;
+
+	if (ct_json_get_string(ct_request_body(req), "id", true, &key, "request body", &err) < 0 ||
+	    container_db_find(api->db, key, &r, &err) < 0) {
+		ct_request_fail(req, &err);
+		return;
+	}
+	ct_request_reply(req, describe(api, &r, true), NULL, 0);
+	container_record_free(&r);
+}
+
+/* The log file travels as a read-only descriptor: the CLI reads and follows it
+ * itself, and the bytes never pass through us. */
+static void route_logs(struct ct_request *req, void *data)
+{
+	struct apiserver *api = data;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct container_record r;
+	const char *key = NULL;
+
+	if (ct_json_get_string(ct_request_body(req), "id", true, &key, "request body", &err) < 0 ||
+	    container_db_find(api->db, key, &r, &err) < 0) {
+		ct_request_fail(req, &err);
+		return;
+	}
+	_cleanup_free_ char *path = xasprintf("%s/containers/%s/stdio.log", api->paths.app_root, r.id);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		/* Never started: an empty log. */
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		ct_request_error(req, CT_ERR_INTERNAL, "opening %s: %s", path, strerror(errno));
+		container_record_free(&r);
+		return;
+	}
+	ct_request_reply(req, describe(api, &r, false), &fd, 1);
+	container_record_free(&r);
+}
+
+static int remove_container(struct apiserver *api, struct container_record *r,
+			    struct ct_error *err)
+{
+	_cleanup_free_ char *bundle = bundle_dir(api, r->id);
+
+	if (container_db_delete(api->db, r->id, err) < 0 || ct_remove_tree(bundle, err) < 0)
+		return -1;
+	log_info("deleted container %s (%s)", r->name, r->id);
+	return 0;
+}
+
+struct delete_call {
+	struct apiserver *api;
+	struct ct_request *req;
+	struct container_record r;
+};
+
+static void delete_after_kill(json_t *body, int *fds, size_t nfds, const struct ct_error *e,
+			      void *data)
+{
+	struct delete_call *d = data;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+
+	ct_close_fds(fds, nfds);
+	if (e && !ct_error_is(e, CT_ERR_UNAVAILABLE))
+		ct_request_fail(d->req, e);
+	else if (remove_container(d->api, &d->r, &err) < 0)
+		ct_request_fail(d->req, &err);
+	else
+		ct_request_reply(d->req, json_pack("{s:s, s:s}", "id", d->r.id, "name", d->r.name),
+				 NULL, 0);
+	container_record_free(&d->r);
+	free(d);
+}
+
+static const struct async_call_handlers delete_handlers = {.done = delete_after_kill};
+
+static void route_delete(struct ct_request *req, void *data)
+{
+	struct apiserver *api = data;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct container_record r;
+	const char *key = NULL;
+	bool force = false;
+
+	if (ct_json_get_string(ct_request_body(req), "id", true, &key, "request body", &err) < 0 ||
+	    ct_json_get_bool(ct_request_body(req), "force", false, &force, "request body", &err) < 0 ||
+	    container_db_find(api->db, key, &r, &err) < 0) {
+		ct_request_fail(req, &err);
+		return;
+	}
+	_cleanup_json_ json_t *state = read_state(api, r.id);
+	const char *status = json_string_value(json_object_get(state, "status"));
+	if (status && strcmp(status, "running") == 0) {
+		if (!force) {
+			ct_request_error(req, CT_ERR_CONFLICT,
+					 "container %s is running: stop it first, or use --force",
+					 r.name);
+			container_record_free(&r);
+			return;
+		}
+		/* stop with no grace: SIGKILL, and the helper replies once it is gone. */
+		struct delete_call *d = xcalloc(1, sizeof(*d));
+		d->api = api;
+		d->req = req;
+		d->r = r;
+		_cleanup_free_ char *sock = helper_socket(api, r.id);
+		_cleanup_json_ json_t *q = json_pack("{s:i, s:i}", "signal", SIGKILL, "timeout", 0);
+		async_call(api->loop, sock, "the container's runtime helper", "stop", q, NULL, 0,
+			   &delete_handlers, d);
+		return;
+	}
+	if (remove_container(api, &r, &err) < 0)
+		ct_request_fail(req, &err);
+	else
+		ct_request_reply(req, json_pack("{s:s, s:s}", "id", r.id, "name", r.name), NULL, 0);
+	container_record_free(&r);
+}
+
+static void route_prune(struct ct_request *req, void *data)
+{
+	struct apiserver *api = data;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct container_record *all = NULL;
+	size_t n = 0;
+
+	if (container_db_list(api->db, &all, &n, &err) < 0) {
+		ct_request_fail(req, &err);
+		return;
+	}
+	json_t *deleted = json_array();
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_json_ json_t *state = read_state(api, all[i].id);
+		const char *status = json_string_value(json_object_get(state, "status"));
+		if (status && strcmp(status, "running") == 0)
+			continue;
+		if (remove_container(api, &all[i], &err) < 0) {
+			log_warn("prune: %s", ct_error_message(&err));
+			ct_error_clear(&err);
+			continue;
+		}
+		json_array_append_new(deleted, json_string(all[i].id));
+	}
+	container_records_free(all, n);
+	ct_request_reply(req, json_pack("{s:o}", "deleted", deleted), NULL, 0);
+}
+
+void routes_container_register(struct apiserver *api)
+{
+	ct_server_route(api->server, "container.create", route_create, api);
+	ct_server_route(api->server, "container.start", route_start, api);
+	ct_server_route(api->server, "container.wait", route_wait, api);
+	ct_server_route(api->server, "container.stop", route_stop, api);
+	ct_server_route(api->server, "container.kill", route_kill, api);
+	ct_server_route(api->server, "container.delete", route_delete, api);
+	ct_server_route(api->server, "container.list", route_list, api);
+	ct_server_route(api->server, "container.inspect", route_inspect, api);
+	ct_server_route(api->server, "container.logs", route_logs, api);
+	ct_server_route(api->server, "container.prune", route_prune, api);
+}

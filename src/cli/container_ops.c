@@ -1,0 +1,422 @@
+/* container stop | kill | delete | list | inspect | logs | prune | wait */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "cli.h"
+#include "format.h"
+#include "json_util.h"
+#include "util.h"
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+	return v ? v : "";
+}
+
+/* Runs route for each container named in argv[first..], printing the name
+ * given; the exit status is the last failure's. */
+static int for_each(int argc, char **argv, int first, const char *route, json_t *extra,
+		    const char *verb)
+{
+	int rc = 0;
+
+	if (first >= argc)
+		return cli_usage_error(verb, "%s takes one or more containers", verb);
+	for (int i = first; i < argc; i++) {
+		_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+		_cleanup_json_ json_t *reply = NULL;
+		_cleanup_json_ json_t *body = extra ? json_deep_copy(extra) : json_object();
+		json_object_set_new(body, "id", json_string(argv[i]));
+		if (cli_call(route, body, &reply, &err) < 0)
+			rc = cli_fail(&err);
+		else
+			printf("%s\n", argv[i]);
+	}
+	return rc;
+}
+
+/* Container names of --all: every container (running ones for stop/kill). */
+static char **all_ids(bool running_only)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	_cleanup_json_ json_t *reply = NULL, *body = json_pack("{s:b}", "all", !running_only);
+	json_t *c;
+	size_t i;
+
+	if (cli_call("container.list", body, &reply, &err) < 0) {
+		cli_fail(&err);
+		return NULL;
+	}
+	json_t *items = json_object_get(reply, "containers");
+	char **ids = xcalloc(json_array_size(items) + 1, sizeof(char *));
+	json_array_foreach (items, i, c)
+		ids[i] = xstrdup(str(c, "id"));
+	return ids;
+}
+
+static int run_on_all(const char *route, json_t *extra, const char *verb, bool running_only)
+{
+	_cleanup_strv_ char **ids = all_ids(running_only);
+	int n = 0, rc = 0;
+
+	if (!ids)
+		return EXIT_ENGINE;
+	while (ids[n])
+		n++;
+	char **argv = xcalloc(n + 2, sizeof(char *));
+	argv[0] = (char *)verb;
+	for (int i = 0; i < n; i++)
+		argv[i + 1] = ids[i];
+	if (n)
+		rc = for_each(n + 1, argv, 1, route, extra, verb);
+	free(argv);
+	return rc;
+}
+
+int cmd_stop(int argc, char **argv)
+{
+	static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
+					     {"signal", required_argument, NULL, 's'},
+					     {"time", required_argument, NULL, 't'},
+					     {"timeout", required_argument, NULL, 't'},
+					     {"help", no_argument, NULL, 'h'},
+					     {}};
+	_cleanup_json_ json_t *extra = json_object();
+	bool all = false;
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+as:t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			all = true;
+			break;
+		case 's':
+			json_object_set_new(extra, "signal", json_string(optarg));
+			break;
+		case 't': {
+			char *end;
+			long t = strtol(optarg, &end, 10);
+			if (*end || t < 0)
+				return cli_usage_error("stop", "--time takes seconds");
+			json_object_set_new(extra, "timeout", json_integer(t));
+			break;
+		}
+		case 'h':
+			printf("Usage: container stop [-a] [-s SIGNAL] [-t SECONDS] CONTAINER...\n"
+			       "Sends the image's stop signal (or -s), then SIGKILL after the grace "
+			       "time (default 10 s).\n");
+			return 0;
+		default:
+			return cli_usage_error("stop", "bad option");
+		}
+	}
+	if (all)
+		return run_on_all("container.stop", extra, "stop", true);
+	return for_each(argc, argv, optind, "container.stop", extra, "stop");
+}
+
+int cmd_kill(int argc, char **argv)
+{
+	static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
+					     {"signal", required_argument, NULL, 's'},
+					     {"help", no_argument, NULL, 'h'},
+					     {}};
+	_cleanup_json_ json_t *extra = json_pack("{s:s}", "signal", "KILL");
+	bool all = false;
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+as:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			all = true;
+			break;
+		case 's':
+			json_object_set_new(extra, "signal", json_string(optarg));
+			break;
+		case 'h':
+			printf("Usage: container kill [-a] [-s SIGNAL] CONTAINER...\n");
+			return 0;
+		default:
+			return cli_usage_error("kill", "bad option");
+		}
+	}
+	if (all)
+		return run_on_all("container.kill", extra, "kill", true);
+	return for_each(argc, argv, optind, "container.kill", extra, "kill");
+}
+
+int cmd_delete(int argc, char **argv)
+{
+	static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
+					     {"force", no_argument, NULL, 'f'},
+					     {"help", no_argument, NULL, 'h'},
+					     {}};
+	_cleanup_json_ json_t *extra = json_object();
+	bool all = false;
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+afh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			all = true;
+			break;
+		case 'f':
+			json_object_set_new(extra, "force", json_true());
+			break;
+		case 'h':
+			printf("Usage: container delete [-a] [-f] CONTAINER...\n");
+			return 0;
+		default:
+			return cli_usage_error("delete", "bad option");
+		}
+	}
+	if (all)
+		return run_on_all("container.delete", extra, "delete", false);
+	return for_each(argc, argv, optind, "container.delete", extra, "delete");
+}
+
+int cmd_list(int argc, char **argv)
+{
+	static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
+					     {"quiet", no_argument, NULL, 'q'},
+					     {"format", required_argument, NULL, 'f'},
+					     {"help", no_argument, NULL, 'h'},
+					     {}};
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	_cleanup_json_ json_t *reply = NULL;
+	enum cli_format format = FORMAT_TABLE;
+	bool all = false, quiet = false;
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+aqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			all = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'f':
+			if (cli_parse_format(optarg, &format) < 0)
+				return EXIT_ENGINE;
+			break;
+		case 'h':
+			printf("Usage: container list [-a] [-q] [--format json|table]\n");
+			return 0;
+		default:
+			return cli_usage_error("list", "bad option");
+		}
+	}
+	_cleanup_json_ json_t *body = json_pack("{s:b}", "all", all);
+	if (cli_call("container.list", body, &reply, &err) < 0)
+		return cli_fail(&err);
+	json_t *items = json_object_get(reply, "containers"), *ct;
+	size_t i;
+	if (format == FORMAT_JSON) {
+		cli_print_json(items);
+		return 0;
+	}
+	if (quiet) {
+		json_array_foreach (items, i, ct)
+			printf("%.12s\n", str(ct, "id"));
+		return 0;
+	}
+	static const char *const headers[] = {"ID", "NAME", "IMAGE", "OS", "ARCH", "STATE", "ADDR"};
+	struct cli_table *t = cli_table_new(7, headers);
+	json_array_foreach (items, i, ct) {
+		json_t *st = json_object_get(ct, "state");
+		char id[16], state[64];
+		snprintf(id, sizeof(id), "%.12s", str(ct, "id"));
+		const char *status = str(st, "status");
+		if (strcmp(status, "stopped") == 0)
+			snprintf(state, sizeof(state), "stopped (%lld)",
+				 (long long)json_integer_value(json_object_get(st, "exitCode")));
+		else
+			snprintf(state, sizeof(state), "%s", status);
+		const char *cells[] = {id, str(ct, "name"), str(ct, "image"), "linux",
+				       "",	state,		 ""};
+		cli_table_add(t, cells);
+	}
+	cli_table_print(t, stdout);
+	cli_table_free(t);
+	return 0;
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+	_cleanup_json_ json_t *out = json_array();
+	int rc = 0;
+
+	if (argc < 2)
+		return cli_usage_error("inspect", "inspect takes one or more containers");
+	for (int i = 1; i < argc; i++) {
+		_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+		_cleanup_json_ json_t *body = json_pack("{s:s}", "id", argv[i]);
+		json_t *reply = NULL;
+		if (cli_call("container.inspect", body, &reply, &err) < 0) {
+			rc = cli_fail(&err);
+			continue;
+		}
+		json_array_append_new(out, reply);
+	}
+	if (json_array_size(out))
+		cli_print_json(out);
+	return rc;
+}
+
+int cmd_wait(int argc, char **argv)
+{
+	int rc = 0;
+
+	if (argc < 2)
+		return cli_usage_error("wait", "wait takes one or more containers");
+	for (int i = 1; i < argc; i++) {
+		_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+		_cleanup_json_ json_t *body = json_pack("{s:s}", "id", argv[i]), *reply = NULL;
+		if (cli_call("container.wait", body, &reply, &err) < 0) {
+			rc = cli_fail(&err);
+			continue;
+		}
+		printf("%lld\n", (long long)json_integer_value(json_object_get(reply, "exitCode")));
+	}
+	return rc;
+}
+
+/* One CRI log line "TIME STREAM F|P TEXT": prints TEXT (and the newline for F)
+ * to stdout or stderr as the container wrote it. */
+static void print_log_line(const char *line, bool timestamps)
+{
+	const char *s1 = strchr(line, ' ');
+	const char *s2 = s1 ? strchr(s1 + 1, ' ') : NULL;
+	const char *s3 = s2 ? strchr(s2 + 1, ' ') : NULL;
+
+	if (!s3)
+		return;
+	FILE *out = strncmp(s1 + 1, "stderr", 6) == 0 ? stderr : stdout;
+	bool full = s2[1] == 'F';
+	size_t len = strcspn(s3 + 1, "\n");
+	if (timestamps)
+		fprintf(out, "%.*s ", (int)(s1 - line), line);
+	fwrite(s3 + 1, 1, len, out);
+	if (full)
+		fputc('\n', out);
+}
+
+int cmd_logs(int argc, char **argv)
+{
+	static const struct option opts[] = {{"follow", no_argument, NULL, 'f'},
+					     {"tail", required_argument, NULL, 'n'},
+					     {"timestamps", no_argument, NULL, 'T'},
+					     {"help", no_argument, NULL, 'h'},
+					     {}};
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	bool follow = false, timestamps = false;
+	long tail = -1;
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+fn:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			follow = true;
+			break;
+		case 'n': {
+			char *end;
+			tail = strtol(optarg, &end, 10);
+			if (*end || tail < 0)
+				return cli_usage_error("logs", "-n takes a number of lines");
+			break;
+		}
+		case 'T':
+			timestamps = true;
+			break;
+		case 'h':
+			printf("Usage: container logs [-f] [-n N] [--timestamps] CONTAINER\n");
+			return 0;
+		default:
+			return cli_usage_error("logs", "bad option");
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error("logs", "logs takes one container");
+	_cleanup_json_ json_t *body = json_pack("{s:s}", "id", argv[optind]), *reply = NULL;
+	struct ct_client client;
+	int fd = -1;
+	size_t nfds = 0;
+	if (cli_connect(&client, &err) < 0)
+		return cli_fail(&err);
+	struct ct_call_options call = {.reply_fds = &fd, .reply_nfds = &nfds};
+	int rc = ct_client_call(&client, "container.logs", body, &reply, &call, &err);
+	ct_client_close(&client);
+	if (rc < 0)
+		return cli_fail(&err);
+	if (nfds != 1)
+		return cli_failf("the API server sent no log");
+	_cleanup_fclose_ FILE *f = fdopen(fd, "r");
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+
+	/* -n N: the last N lines. Read once to count, then print from there. */
+	long skip = 0;
+	if (tail >= 0) {
+		long total = 0;
+		while (getline(&line, &cap, f) > 0)
+			total++;
+		skip = total > tail ? total - tail : 0;
+		rewind(f);
+	}
+	for (long n = 0; getline(&line, &cap, f) > 0; n++)
+		if (n >= skip)
+			print_log_line(line, timestamps);
+	fflush(stdout);
+	while (follow) {
+		/* Until the container stops: poll its state and the file. */
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		clearerr(f);
+		bool got = false;
+		while (getline(&line, &cap, f) > 0) {
+			print_log_line(line, timestamps);
+			got = true;
+		}
+		if (got) {
+			fflush(stdout);
+			fflush(stderr);
+			continue;
+		}
+		_cleanup_json_ json_t *st = NULL, *q = json_pack("{s:s}", "id", argv[optind]);
+		_cleanup_error_ struct ct_error e2 = CT_ERROR_INIT;
+		if (cli_call("container.inspect", q, &st, &e2) < 0 ||
+		    strcmp(str(json_object_get(st, "state"), "status"), "running") != 0) {
+			clearerr(f);
+			while (getline(&line, &cap, f) > 0)
+				print_log_line(line, timestamps);
+			break;
+		}
+	}
+	return 0;
+}
+
+int cmd_prune(int argc, char **argv)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	_cleanup_json_ json_t *reply = NULL;
+	json_t *d;
+	size_t i;
+
+	if (cli_call("container.prune", NULL, &reply, &err) < 0)
+		return cli_fail(&err);
+	json_array_foreach (json_object_get(reply, "deleted"), i, d)
+		printf("Deleted: %s\n", json_string_value(d));
+	return 0;
+}

@@ -1,0 +1,623 @@
+/* container create | run | start: the options docker users type, turned into a
+ * container.create request; run = create + start + attach + wait. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "cli.h"
+#include "frame.h"
+#include "json_util.h"
+#include "proto.h"
+#include "util.h"
+
+extern char **environ;
+
+static void help(FILE *out, const char *verb)
+{
+	fprintf(out,
+		"Usage: container %s [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
+		"\n"
+		"Process:    -e, --env K=V (bare K: from here)  --env-file FILE  -u, --user USER[:GROUP]\n"
+		"            --uid UID  --gid GID  -w, --workdir DIR  -i, --interactive  -t, --tty\n"
+		"            --ulimit TYPE=SOFT[:HARD]  --entrypoint CMD  --init\n"
+		"Resources:  -c, --cpus N  -m, --memory SIZE  --pids-limit N  --shm-size SIZE\n"
+		"Management: -d, --detach  --rm  --name NAME  -l, --label K=V  --cidfile FILE\n"
+		"            --read-only  --tmpfs PATH[:OPTIONS]  --cap-add CAP  --cap-drop CAP\n"
+		"            --masked-path PATH  --read-only-path PATH  --stop-signal SIG\n"
+		"            --security-opt seccomp=unconfined  --hostname NAME\n"
+		"Network:    --network none|host\n"
+		"Image:      --platform OS/ARCH  (pulled when missing)\n",
+		verb);
+}
+
+/* "512m", "1.5g", "100k", "4096" -> bytes; -1 when malformed. */
+static int64_t parse_size(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+	double mult = 1;
+
+	if (end == s || v < 0)
+		return -1;
+	switch (*end) {
+	case '\0':
+	case 'b':
+	case 'B':
+		break;
+	case 'k':
+	case 'K':
+		mult = 1024;
+		break;
+	case 'm':
+	case 'M':
+		mult = 1024 * 1024;
+		break;
+	case 'g':
+	case 'G':
+		mult = 1024.0 * 1024 * 1024;
+		break;
+	default:
+		return -1;
+	}
+	if (*end && end[1] && !((end[1] == 'b' || end[1] == 'B') && !end[2]))
+		return -1;
+	return (int64_t)(v * mult);
+}
+
+static const struct {
+	const char *name;
+	const char *type;
+} ulimit_names[] = {
+	{"core", "RLIMIT_CORE"},	 {"cpu", "RLIMIT_CPU"},		{"data", "RLIMIT_DATA"},
+	{"fsize", "RLIMIT_FSIZE"},	 {"locks", "RLIMIT_LOCKS"},	{"memlock", "RLIMIT_MEMLOCK"},
+	{"msgqueue", "RLIMIT_MSGQUEUE"}, {"nice", "RLIMIT_NICE"},	{"nofile", "RLIMIT_NOFILE"},
+	{"nproc", "RLIMIT_NPROC"},	 {"rss", "RLIMIT_RSS"},		{"rtprio", "RLIMIT_RTPRIO"},
+	{"rttime", "RLIMIT_RTTIME"},	 {"sigpending", "RLIMIT_SIGPENDING"},
+	{"stack", "RLIMIT_STACK"},	 {"as", "RLIMIT_AS"},
+};
+
+static int64_t parse_limit_value(const char *s)
+{
+	char *end;
+
+	if (strcmp(s, "unlimited") == 0 || strcmp(s, "-1") == 0)
+		return -1; /* RLIM_INFINITY, carried as -1 in JSON */
+	long long v = strtoll(s, &end, 10);
+	return *end || end == s || v < 0 ? -2 : v;
+}
+
+static int add_ulimit(json_t *list, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq)
+		return cli_reportf("--ulimit %s: expected TYPE=SOFT[:HARD], such as nofile=1024:2048",
+				   arg);
+	_cleanup_free_ char *name = xstrndup(arg, eq - arg);
+	const char *type = NULL;
+	for (size_t i = 0; i < sizeof(ulimit_names) / sizeof(ulimit_names[0]); i++)
+		if (strcmp(name, ulimit_names[i].name) == 0)
+			type = ulimit_names[i].type;
+	if (!type)
+		return cli_reportf("--ulimit: unknown limit \"%s\" (nofile, nproc, core, memlock, "
+				   "stack, cpu, fsize, …)",
+				   name);
+	_cleanup_free_ char *values = xstrdup(eq + 1);
+	char *colon = strchr(values, ':');
+	if (colon)
+		*colon = '\0';
+	int64_t soft = parse_limit_value(values), hard = colon ? parse_limit_value(colon + 1) : soft;
+	if (soft == -2 || hard == -2)
+		return cli_reportf("--ulimit %s: limits are numbers or \"unlimited\"", arg);
+	if (soft != -1 && hard != -1 && soft > hard)
+		return cli_reportf("--ulimit %s: the soft limit is above the hard limit", arg);
+	json_array_append_new(list, json_pack("{s:s, s:I, s:I}", "type", type, "soft",
+					      (json_int_t)soft, "hard", (json_int_t)hard));
+	return 0;
+}
+
+static int add_env(json_t *env, const char *kv)
+{
+	if (strchr(kv, '=')) {
+		json_array_append_new(env, json_string(kv));
+		return 0;
+	}
+	/* A bare NAME takes its value from our environment, or is left out. */
+	const char *v = getenv(kv);
+	if (v) {
+		_cleanup_free_ char *e = xasprintf("%s=%s", kv, v);
+		json_array_append_new(env, json_string(e));
+	}
+	return 0;
+}
+
+static int add_env_file(json_t *env, const char *path)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return cli_reportf("--env-file %s: %s", path, strerror(errno));
+	while (getline(&line, &cap, f) > 0) {
+		line[strcspn(line, "\r\n")] = '\0';
+		const char *p = line + strspn(line, " \t");
+		if (!*p || *p == '#')
+			continue;
+		add_env(env, p);
+	}
+	return 0;
+}
+
+struct create_opts {
+	json_t *body;
+	bool detach, rm, interactive, tty;
+	const char *cidfile;
+	const char *platform;
+};
+
+enum {
+	OPT_ENV_FILE = 1000,
+	OPT_UID,
+	OPT_GID,
+	OPT_ULIMIT,
+	OPT_PIDS,
+	OPT_SHM,
+	OPT_RM,
+	OPT_NAME,
+	OPT_ENTRYPOINT,
+	OPT_CIDFILE,
+	OPT_INIT,
+	OPT_READONLY,
+	OPT_TMPFS,
+	OPT_CAP_ADD,
+	OPT_CAP_DROP,
+	OPT_MASKED,
+	OPT_RO_PATH,
+	OPT_NETWORK,
+	OPT_HOSTNAME,
+	OPT_STOP_SIGNAL,
+	OPT_SECURITY,
+	OPT_PLATFORM,
+};
+
+/* Parses argv into o; returns the index of IMAGE, or -1 after printing why. */
+static int parse_create(int argc, char **argv, const char *verb, struct create_opts *o)
+{
+	static const struct option opts[] = {
+		{"env", required_argument, NULL, 'e'},
+		{"env-file", required_argument, NULL, OPT_ENV_FILE},
+		{"user", required_argument, NULL, 'u'},
+		{"uid", required_argument, NULL, OPT_UID},
+		{"gid", required_argument, NULL, OPT_GID},
+		{"workdir", required_argument, NULL, 'w'},
+		{"cwd", required_argument, NULL, 'w'},
+		{"interactive", no_argument, NULL, 'i'},
+		{"tty", no_argument, NULL, 't'},
+		{"ulimit", required_argument, NULL, OPT_ULIMIT},
+		{"cpus", required_argument, NULL, 'c'},
+		{"memory", required_argument, NULL, 'm'},
+		{"pids-limit", required_argument, NULL, OPT_PIDS},
+		{"shm-size", required_argument, NULL, OPT_SHM},
+		{"detach", no_argument, NULL, 'd'},
+		{"rm", no_argument, NULL, OPT_RM},
+		{"name", required_argument, NULL, OPT_NAME},
+		{"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
+		{"label", required_argument, NULL, 'l'},
+		{"cidfile", required_argument, NULL, OPT_CIDFILE},
+		{"init", no_argument, NULL, OPT_INIT},
+		{"read-only", no_argument, NULL, OPT_READONLY},
+		{"tmpfs", required_argument, NULL, OPT_TMPFS},
+		{"cap-add", required_argument, NULL, OPT_CAP_ADD},
+		{"cap-drop", required_argument, NULL, OPT_CAP_DROP},
+		{"masked-path", required_argument, NULL, OPT_MASKED},
+		{"read-only-path", required_argument, NULL, OPT_RO_PATH},
+		{"network", required_argument, NULL, OPT_NETWORK},
+		{"hostname", required_argument, NULL, OPT_HOSTNAME},
+		{"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
+		{"security-opt", required_argument, NULL, OPT_SECURITY},
+		{"platform", required_argument, NULL, OPT_PLATFORM},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	json_t *b = o->body;
+	json_t *env = json_array(), *labels = json_object(), *ulimits = json_array(),
+	       *tmpfs = json_array(), *cap_add = json_array(), *cap_drop = json_array(),
+	       *masked = json_array(), *ro_paths = json_array();
+	const char *uid = NULL, *gid = NULL;
+	int c;
+
+	json_object_set_new(b, "env", env);
+	json_object_set_new(b, "labels", labels);
+	json_object_set_new(b, "ulimits", ulimits);
+	json_object_set_new(b, "tmpfs", tmpfs);
+	json_object_set_new(b, "capAdd", cap_add);
+	json_object_set_new(b, "capDrop", cap_drop);
+	json_object_set_new(b, "maskedPaths", masked);
+	json_object_set_new(b, "readOnlyPaths", ro_paths);
+	json_object_set_new(b, "network", json_string("none"));
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+e:u:w:itc:m:dl:h", opts, NULL)) != -1) {
+		int64_t size;
+		switch (c) {
+		case 'e':
+			add_env(env, optarg);
+			break;
+		case OPT_ENV_FILE:
+			if (add_env_file(env, optarg) < 0)
+				return -1;
+			break;
+		case 'u':
+			json_object_set_new(b, "user", json_string(optarg));
+			break;
+		case OPT_UID:
+			uid = optarg;
+			break;
+		case OPT_GID:
+			gid = optarg;
+			break;
+		case 'w':
+			json_object_set_new(b, "workdir", json_string(optarg));
+			break;
+		case 'i':
+			o->interactive = true;
+			break;
+		case 't':
+			o->tty = true;
+			break;
+		case OPT_ULIMIT:
+			if (add_ulimit(ulimits, optarg) < 0)
+				return -1;
+			break;
+		case 'c': {
+			char *end;
+			double cpus = strtod(optarg, &end);
+			if (*end || cpus <= 0 || !isfinite(cpus))
+				return cli_reportf("--cpus takes a positive number such as 0.5 or 2, "
+						   "not \"%s\"",
+						   optarg);
+			json_object_set_new(b, "cpus", json_real(cpus));
+			break;
+		}
+		case 'm':
+			size = parse_size(optarg);
+			if (size < 4 * 1024 * 1024)
+				return cli_reportf("--memory takes a size of at least 4m, such as 512m "
+						   "or 1g, not \"%s\"",
+						   optarg);
+			json_object_set_new(b, "memory", json_integer(size));
+			break;
+		case OPT_PIDS: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 1)
+				return cli_reportf("--pids-limit takes a positive number");
+			json_object_set_new(b, "pidsLimit", json_integer(v));
+			break;
+		}
+		case OPT_SHM:
+			size = parse_size(optarg);
+			if (size <= 0)
+				return cli_reportf("--shm-size takes a size such as 64m");
+			json_object_set_new(b, "shmSize", json_integer(size));
+			break;
+		case 'd':
+			o->detach = true;
+			break;
+		case OPT_RM:
+			o->rm = true;
+			break;
+		case OPT_NAME:
+			json_object_set_new(b, "name", json_string(optarg));
+			break;
+		case OPT_ENTRYPOINT: {
+			/* docker: one word; "" clears the image's entrypoint. */
+			json_t *ep = json_array();
+			if (*optarg)
+				json_array_append_new(ep, json_string(optarg));
+			json_object_set_new(b, "entrypoint", ep);
+			break;
+		}
+		case 'l': {
+			const char *eq = strchr(optarg, '=');
+			_cleanup_free_ char *k = eq ? xstrndup(optarg, eq - optarg) : xstrdup(optarg);
+			json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
+			break;
+		}
+		case OPT_CIDFILE:
+			o->cidfile = optarg;
+			break;
+		case OPT_INIT:
+			json_object_set_new(b, "init", json_true());
+			break;
+		case OPT_READONLY:
+			json_object_set_new(b, "readOnly", json_true());
+			break;
+		case OPT_TMPFS: {
+			const char *colon = strchr(optarg, ':');
+			_cleanup_free_ char *path =
+				colon ? xstrndup(optarg, colon - optarg) : xstrdup(optarg);
+			if (path[0] != '/')
+				return cli_reportf("--tmpfs %s: the path must be absolute", optarg);
+			json_array_append_new(tmpfs, json_pack("{s:s, s:s}", "path", path, "options",
+							       colon ? colon + 1 : ""));
+			break;
+		}
+		case OPT_CAP_ADD:
+			json_array_append_new(cap_add, json_string(optarg));
+			break;
+		case OPT_CAP_DROP:
+			json_array_append_new(cap_drop, json_string(optarg));
+			break;
+		case OPT_MASKED:
+			json_array_append_new(masked, json_string(optarg));
+			break;
+		case OPT_RO_PATH:
+			json_array_append_new(ro_paths, json_string(optarg));
+			break;
+		case OPT_NETWORK:
+			if (strcmp(optarg, "none") && strcmp(optarg, "host"))
+				return cli_reportf("--network %s: only none and host exist so far "
+						   "(networks come with the networking issue)",
+						   optarg);
+			json_object_set_new(b, "network", json_string(optarg));
+			break;
+		case OPT_HOSTNAME:
+			json_object_set_new(b, "hostname", json_string(optarg));
+			break;
+		case OPT_STOP_SIGNAL:
+			json_object_set_new(b, "stopSignal", json_string(optarg));
+			break;
+		case OPT_SECURITY:
+			if (strcmp(optarg, "seccomp=unconfined") == 0)
+				json_object_set_new(b, "seccompUnconfined", json_true());
+			else
+				return cli_reportf("--security-opt %s is not supported (only "
+						   "seccomp=unconfined)",
+						   optarg);
+			break;
+		case OPT_PLATFORM:
+			o->platform = optarg;
+			break;
+		case 'h':
+			help(stdout, verb);
+			exit(0);
+		default:
+			cli_usage_error(verb, "bad option for %s", verb);
+			return -1;
+		}
+	}
+	if (uid || gid) {
+		_cleanup_free_ char *u = xasprintf("%s%s%s", uid ? uid : "0", gid ? ":" : "",
+						   gid ? gid : "");
+		json_object_set_new(b, "user", json_string(u));
+	}
+	if (optind >= argc) {
+		cli_usage_error(verb, "%s needs an image", verb);
+		return -1;
+	}
+	json_object_set_new(b, "image", json_string(argv[optind]));
+	if (optind + 1 < argc) {
+		json_t *cmd = json_array();
+		for (int i = optind + 1; i < argc; i++)
+			json_array_append_new(cmd, json_string(argv[i]));
+		json_object_set_new(b, "command", cmd);
+	}
+	json_object_set_new(b, "tty", json_boolean(o->tty));
+	json_object_set_new(b, "interactive", json_boolean(o->interactive));
+	json_object_set_new(b, "rm", json_boolean(o->rm));
+	return optind;
+}
+
+/* container.create, pulling the image first when it is not here (as docker run
+ * does). */
+static int create(struct create_opts *o, json_t **reply, struct ct_error *err)
+{
+	if (cli_call("container.create", o->body, reply, err) == 0)
+		return 0;
+	if (!ct_error_is(err, CT_ERR_NOT_FOUND) || !strstr(ct_error_message(err), "no image"))
+		return -1;
+	const char *image = json_string_value(json_object_get(o->body, "image"));
+	fprintf(stderr, "Unable to find image '%s' here; pulling it\n", image);
+	ct_error_clear(err);
+	char *pull[6] = {"pull", "--progress", "plain", (char *)image, NULL, NULL};
+	if (o->platform) {
+		pull[1] = "--platform";
+		pull[2] = (char *)o->platform;
+	}
+	if (cmd_image_pull(4, pull) != 0)
+		return ct_error_set(err, CT_ERR_NOT_FOUND, 0, "could not get the image %s", image);
+	return cli_call("container.create", o->body, reply, err);
+}
+
+/* Waits for the container to exit while forwarding the signals we get (docker's
+ * sig-proxy); returns the exit status. */
+static int wait_forwarding(const char *id, struct ct_error *err)
+{
+	struct ct_client client;
+	sigset_t mask, old;
+	int exit_code = -1;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGQUIT);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	_cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (cli_connect(&client, err) < 0)
+		return -1;
+	_cleanup_json_ json_t *q = json_pack("{s:s}", "id", id);
+	_cleanup_json_ json_t *msg = ct_msg_request("container.wait", 1, json_incref(q));
+	if (ct_frame_send(client.fd, msg, NULL, 0, err) < 0) {
+		ct_client_close(&client);
+		return -1;
+	}
+	for (;;) {
+		struct pollfd p[2] = {{.fd = client.fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				_cleanup_error_ struct ct_error kerr = CT_ERROR_INIT;
+				char sig[16];
+				snprintf(sig, sizeof(sig), "%u", si.ssi_signo);
+				_cleanup_json_ json_t *k = json_pack("{s:s, s:s}", "id", id, "signal", sig);
+				_cleanup_json_ json_t *r = NULL;
+				cli_call("container.kill", k, &r, &kerr);
+			}
+		}
+		if (p[0].revents & (POLLIN | POLLHUP)) {
+			json_t *reply = NULL;
+			struct ct_msg m;
+			if (ct_frame_recv(client.fd, CT_FRAME_MAX_DEFAULT, 1000, &reply, NULL, NULL, err) < 0)
+				break;
+			if (ct_msg_parse(reply, &m, err) == 0) {
+				if (m.kind == CT_MSG_ERROR)
+					ct_error_set(err, m.error_code, 0, "%s", m.error_message);
+				else if (m.kind == CT_MSG_REPLY)
+					exit_code = json_integer_value(json_object_get(m.body, "exitCode"));
+			}
+			json_decref(reply);
+			if (m.kind != CT_MSG_PROGRESS)
+				break;
+		}
+	}
+	ct_client_close(&client);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return exit_code;
+}
+
+static int write_cidfile(const char *path, const char *id)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return cli_reportf("--cidfile %s: %s%s", path, strerror(errno),
+				   errno == EEXIST ? " (remove it first)" : "");
+	dprintf(fd, "%s", id);
+	close(fd);
+	return 0;
+}
+
+/* container.start with our stdio attached (or not), then for attached runs the
+ * wait; returns the exit status to use. */
+static int start_and_wait(const char *id, bool attach, bool interactive, bool rm)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	_cleanup_json_ json_t *reply = NULL;
+	_cleanup_json_ json_t *body = json_pack("{s:s, s:b, s:b}", "id", id, "attach", attach,
+						"interactive", interactive);
+	struct ct_client client;
+	int fds[3], n = 0;
+
+	if (interactive)
+		fds[n++] = STDIN_FILENO;
+	if (attach) {
+		fds[n++] = STDOUT_FILENO;
+		fds[n++] = STDERR_FILENO;
+	}
+	if (cli_connect(&client, &err) < 0)
+		return cli_fail(&err);
+	/* Our stdio goes to the container's runtime helper as descriptors: the
+	 * output never flows through the API server. */
+	struct ct_call_options call = {.fds = fds, .nfds = n};
+	int rc = ct_client_call(&client, "container.start", body, &reply, &call, &err);
+	ct_client_close(&client);
+	if (rc < 0) {
+		int code = cli_fail(&err);
+		if (rm) {
+			_cleanup_error_ struct ct_error e2 = CT_ERROR_INIT;
+			_cleanup_json_ json_t *r2 = NULL, *d = json_pack("{s:s, s:b}", "id", id, "force", 1);
+			cli_call("container.delete", d, &r2, &e2);
+		}
+		return code;
+	}
+	if (!attach) {
+		printf("%s\n", id);
+		return 0;
+	}
+	int status = wait_forwarding(id, &err);
+	if (status < 0)
+		return cli_fail(&err);
+	if (rm) {
+		_cleanup_json_ json_t *r2 = NULL, *d = json_pack("{s:s, s:b}", "id", id, "force", 1);
+		if (cli_call("container.delete", d, &r2, &err) < 0)
+			cli_fail(&err);
+	}
+	return status;
+}
+
+static int create_or_run(int argc, char **argv, bool run)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	_cleanup_json_ json_t *reply = NULL;
+	struct create_opts o = {.body = json_object()};
+	const char *verb = run ? "run" : "create";
+	int rc;
+
+	if (parse_create(argc, argv, verb, &o) < 0) {
+		json_decref(o.body);
+		return EXIT_ENGINE;
+	}
+	if (o.tty) {
+		json_decref(o.body);
+		return cli_failf("-t/--tty is not supported yet; run without it");
+	}
+	if (run && o.detach && o.rm)
+		json_object_set_new(o.body, "rm", json_true());
+	rc = create(&o, &reply, &err);
+	json_decref(o.body);
+	if (rc < 0)
+		return cli_fail(&err);
+	const char *id = json_string_value(json_object_get(reply, "id"));
+	if (o.cidfile && write_cidfile(o.cidfile, id) < 0)
+		return EXIT_ENGINE;
+	if (!run) {
+		printf("%s\n", id);
+		return 0;
+	}
+	return start_and_wait(id, !o.detach, o.interactive && !o.detach, o.rm && !o.detach);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	return create_or_run(argc, argv, true);
+}
+
+int cmd_create(int argc, char **argv)
+{
+	return create_or_run(argc, argv, false);
+}
+
+int cmd_start(int argc, char **argv)
+{
+	bool attach = false, interactive = false;
+	int i = 1;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-a") == 0 || strcmp(argv[i], "--attach") == 0)
+			attach = true;
+		else if (strcmp(argv[i], "-i") == 0 || strcmp(argv[i], "--interactive") == 0)
+			interactive = true;
+		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			printf("Usage: container start [-a] [-i] CONTAINER\n");
+			return 0;
+		} else
+			return cli_usage_error("start", "unknown option %s", argv[i]);
+	}
+	if (i + 1 != argc)
+		return cli_usage_error("start", "start takes one container");
+	return start_and_wait(argv[i], attach || interactive, interactive, false);
+}

@@ -1,0 +1,272 @@
+#include "child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/close_range.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mounts.h"
+#include "users.h"
+
+char child_error[1024];
+
+int child_fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(child_error, sizeof(child_error), fmt, ap);
+	va_end(ap);
+	if (err && n >= 0 && (size_t)n < sizeof(child_error))
+		snprintf(child_error + n, sizeof(child_error) - n, ": %s", strerror(err));
+	return -(err ? err : EINVAL);
+}
+
+static __attribute__((noreturn)) void report_and_exit(int sync_fd, int status)
+{
+	char msg[1100];
+	int n = snprintf(msg, sizeof(msg), "%d %s", status, child_error);
+
+	if (write(sync_fd, msg, n) < 0) {
+		/* The parent is gone; nobody to tell. */
+	}
+	_exit(status);
+}
+
+static int loopback_up(void)
+{
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return child_fail(errno, "bringing up lo");
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	int rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
+	if (rc == 0) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	int saved = errno;
+	close(fd);
+	return rc < 0 ? child_fail(saved, "bringing up lo") : 0;
+}
+
+static const char *env_get(char **env, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (char **e = env; *e; e++)
+		if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+			return *e + len + 1;
+	return NULL;
+}
+
+/* The program to exec: args[0] itself when it has a '/', else the first match
+ * on the container's PATH (execvpe would search ours). */
+static int find_program(const char *name, char **env, char *out, size_t size)
+{
+	if (strchr(name, '/')) {
+		snprintf(out, size, "%s", name);
+		return access(out, F_OK) == 0 ? 0 : -errno;
+	}
+	const char *path = env_get(env, "PATH");
+	if (!path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	int found_unusable = 0;
+	while (*path) {
+		const char *end = strchr(path, ':');
+		size_t len = end ? (size_t)(end - path) : strlen(path);
+		snprintf(out, size, "%.*s/%s", (int)len, len ? path : ".", name);
+		struct stat st;
+		if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(out, X_OK) == 0)
+				return 0;
+			found_unusable = -EACCES;
+		}
+		path += len + (end ? 1 : 0);
+	}
+	return found_unusable ? found_unusable : -ENOENT;
+}
+
+static int set_home(char ***env, const char *home)
+{
+	size_t n = 0;
+
+	if (env_get(*env, "HOME"))
+		return 0;
+	while ((*env)[n])
+		n++;
+	char **grown = calloc(n + 2, sizeof(char *));
+	if (!grown)
+		return -ENOMEM;
+	memcpy(grown, *env, n * sizeof(char *));
+	if (asprintf(&grown[n], "HOME=%s", home) < 0)
+		return -ENOMEM;
+	*env = grown;
+	return 0;
+}
+
+void child_main(const struct child_args *a)
+{
+	const struct rt_spec *s = a->spec;
+	char **env = s->env;
+	char program[4096];
+	int rc;
+
+	/* The runtime blocks and ignores signals for its own event loop; exec keeps
+	 * both, and a container whose init can't see SIGTERM can't be stopped
+	 * gracefully. Start clean. */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+
+	/* The container's stdio. dup2 clears CLOEXEC on the copies. */
+	for (int i = 0; i < 3; i++)
+		if (a->stdio[i] != i && dup2(a->stdio[i], i) < 0) {
+			child_fail(errno, "setting up stdio");
+			report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+		}
+	/* Joining the cgroup first, then a new cgroup namespace rooted there. */
+	for (size_t i = 0; i < a->n_cgroup_fds; i++)
+		if (write(a->cgroup_fds[i], "0", 1) < 0) {
+			child_fail(errno, "joining the container's cgroup");
+			report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+		}
+	if ((s->namespaces & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
+		child_fail(errno, "creating the cgroup namespace");
+		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+	}
+	if (setsid() < 0) {
+		child_fail(errno, "setsid");
+		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+	}
+	if (s->hostname && (s->namespaces & CLONE_NEWUTS) &&
+	    sethostname(s->hostname, strlen(s->hostname)) < 0) {
+		child_fail(errno, "setting the hostname %s", s->hostname);
+		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+	}
+	if ((s->namespaces & CLONE_NEWNET) && loopback_up() < 0)
+		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+	if (mounts_setup_rootfs(s, a->bundle, a->init_path) < 0 || mounts_finish(s) < 0)
+		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+
+	/* Who the process runs as, from the image's own files. */
+	struct resolved_user user = {.uid = s->uid, .gid = s->gid};
+	snprintf(user.home, sizeof(user.home), "/");
+	if (s->user_name) {
+		const char *what = "user";
+		rc = users_resolve(s->user_name, &user, &what);
+		if (rc < 0) {
+			child_fail(0, "unable to find %s in the image's /etc/%s (-u %s)", what,
+				   strcmp(what, "user") == 0 ? "passwd" : "group", s->user_name);
+			report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+		}
+	} else {
+		for (size_t i = 0; i < s->n_additional_gids && i < USERS_MAX_GROUPS; i++)
+			user.groups[user.n_groups++] = s->additional_gids[i];
+		if (s->uid == 0)
+			snprintf(user.home, sizeof(user.home), "/root");
+	}
+	if (set_home(&env, user.home) < 0) {
+		child_fail(ENOMEM, "setting HOME");
+		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+	}
+
+	/* The working directory: created when missing (docker does), and always
+	 * inside the rootfs because "/" is the container's now. */
+	if (chdir(s->cwd) < 0) {
+		if (errno == ENOENT) {
+			char path[4096];
+			snprintf(path, sizeof(path), "%s", s->cwd);
+			for (char *p = path + 1; *p; p++)
+				if (*p == '/') {
+					*p = '\0';
+					mkdir(path, 0755);
+					*p = '/';
+				}
+			mkdir(path, 0755);
+			if (user.uid != 0)
+				chown(path, user.uid, user.gid);
+		}
+		if (chdir(s->cwd) < 0) {
+			child_fail(errno, "changing to the working directory %s", s->cwd);
+			report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+		}
+	}
+
+	if (s->has_oom_score_adj) {
+		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			dprintf(fd, "%d", s->oom_score_adj);
+			close(fd);
+		}
+	}
+	if (a->apply_rlimits && (rc = a->apply_rlimits(a->security)) < 0) {
+		if (!child_error[0])
+			child_fail(-rc, "setting rlimits");
+		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+	}
+
+	/* Before exec, find the program while we may still read everything. */
+	rc = find_program(s->args[0], env, program, sizeof(program));
+	if (rc < 0) {
+		child_fail(0, "%s: %s", s->args[0],
+			   rc == -ENOENT ? "executable file not found in $PATH"
+					 : "permission denied (not executable)");
+		report_and_exit(a->sync_fd,
+				rc == -ENOENT ? CHILD_EXIT_NOT_FOUND : CHILD_EXIT_CANNOT_RUN);
+	}
+
+	if (a->apply_identity) {
+		rc = a->apply_identity(a->security, user.uid, user.gid, user.groups, user.n_groups);
+		if (rc < 0) {
+			if (!child_error[0])
+				child_fail(-rc, "switching to uid %u gid %u", user.uid, user.gid);
+			report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+		}
+	} else {
+		if (setgroups(user.n_groups, user.groups) < 0 || setresgid(user.gid, user.gid, user.gid) < 0 ||
+		    setresuid(user.uid, user.uid, user.uid) < 0) {
+			child_fail(errno, "switching to uid %u gid %u", user.uid, user.gid);
+			report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+		}
+	}
+	if (s->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		child_fail(errno, "setting no_new_privs");
+		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+	}
+	if (a->apply_seccomp && (rc = a->apply_seccomp(a->security)) < 0) {
+		if (!child_error[0])
+			child_fail(-rc, "loading the seccomp filter");
+		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+	}
+
+	/* Only 0, 1 and 2 survive exec: everything else (the sync socket included,
+	 * whose EOF tells the parent the exec happened) is marked close-on-exec. */
+	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		child_fail(errno, "closing descriptors");
+		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+	}
+	execve(program, s->args, env);
+	rc = errno;
+	child_fail(rc, "executing %s", program);
+	report_and_exit(a->sync_fd, rc == ENOENT ? CHILD_EXIT_NOT_FOUND : CHILD_EXIT_CANNOT_RUN);
+	_exit(CHILD_EXIT_SETUP);
+}

@@ -1,0 +1,43 @@
+/* container-runtime-linux: one per container. Started by the API server, it
+ * detaches (setsid), becomes the container's parent and subreaper, writes its
+ * output to stdio.log, records how it ended in state.json and serves its own
+ * socket (state, kill, stop, wait). It outlives API server restarts. */
+#ifndef CONTAINER_RUNTIME_HELPER_H
+#define CONTAINER_RUNTIME_HELPER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "loop.h"
+#include "server.h"
+#include "spec.h"
+#include "stdio_log.h"
+
+struct waiter;
+
+struct helper {
+	const char *id;
+	const char *bundle;
+	char *socket_path;
+	struct rt_spec spec;
+	struct ct_loop *loop;
+	struct ct_server *server;
+	struct stdio_log log;
+	pid_t pid;
+	bool exited;
+	int exit_code, exit_signal;
+	bool oom_killed;
+	char started_at[32], finished_at[32];
+	/* Output pipes from the container (read ends) and where to copy them. */
+	int out_fd[2];
+	struct ct_watch *out_watch[2];
+	int client_fd[2]; /* the attached CLI's stdout/stderr, or -1 */
+	struct waiter *waiters;
+	struct ct_timer *kill_timer;
+	void *cgroup;	 /* struct cgroup *, when the cgroup module is present */
+	void *security; /* prepared security settings */
+};
+
+int helper_write_state(struct helper *h);
+
+#endif
