@@ -110,7 +110,8 @@ static void create_image_done(json_t *image, int *fds, size_t nfds, const struct
 	struct create_call *c = data;
 	struct apiserver *api = c->api;
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
-	_cleanup_free_ char *id = new_id(), *bundle = NULL;
+	_cleanup_free_ char *id = new_id(), *bundle = NULL, *rootfs = NULL, *upper = NULL,
+			    *work = NULL, *config = NULL, *text = NULL;
 	_cleanup_json_ json_t *spec = NULL;
 
 	ct_close_fds(fds, nfds);
@@ -132,11 +133,11 @@ static void create_image_done(json_t *image, int *fds, size_t nfds, const struct
 	};
 	if (!(spec = spec_build(&in, &err)))
 		goto fail;
-	_cleanup_free_ char *rootfs = xasprintf("%s/rootfs", bundle);
-	_cleanup_free_ char *upper = xasprintf("%s/upper", bundle);
-	_cleanup_free_ char *work = xasprintf("%s/work", bundle);
-	_cleanup_free_ char *config = xasprintf("%s/config.json", bundle);
-	_cleanup_free_ char *text = json_dumps(spec, JSON_INDENT(2));
+	rootfs = xasprintf("%s/rootfs", bundle);
+	upper = xasprintf("%s/upper", bundle);
+	work = xasprintf("%s/work", bundle);
+	config = xasprintf("%s/config.json", bundle);
+	text = json_dumps(spec, JSON_INDENT(2));
 	if (ct_mkdir_p(bundle, 0700, &err) < 0 || ct_mkdir_p(rootfs, 0755, &err) < 0 ||
 	    ct_mkdir_p(upper, 0755, &err) < 0 || ct_mkdir_p(work, 0700, &err) < 0 ||
 	    ct_write_file_atomic(config, text, strlen(text), 0600, &err) < 0)
