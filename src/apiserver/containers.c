@@ -54,12 +54,18 @@ static json_t *read_state(struct apiserver *api, const char *id)
 		json_decref(j);
 		return json_pack("{s:s}", "status", "unknown");
 	}
-	/* A "running" container whose helper died with it (SIGKILL of the helper,
-	 * a host crash) is not running. */
+	/* "running" with its helper gone (the helper was killed, the host
+	 * rebooted) is not running. While the helper lives it has the last word:
+	 * the container may have exited a moment ago and its final state not be
+	 * written yet. */
 	if (strcmp(json_string_value(json_object_get(j, "status")) ?: "", "running") == 0) {
-		pid_t pid = json_integer_value(json_object_get(j, "pid"));
-		if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH))
+		pid_t helper = json_integer_value(json_object_get(j, "helperPid"));
+		if (helper <= 0 || (kill(helper, 0) < 0 && errno == ESRCH)) {
 			json_object_set_new(j, "status", json_string("stopped"));
+			json_object_set_new(j, "error",
+					    json_string("its runtime helper ended without recording "
+							"how the container exited"));
+		}
 	}
 	return j;
 }

@@ -350,7 +350,7 @@ static pid_t start_container(struct helper *h, int stdin_fd, struct ct_error *er
 int main(int argc, char **argv)
 {
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
-	struct helper h = {.out_fd = {-1, -1}, .client_fd = {-1, -1}};
+	struct helper h = {.out_fd = {-1, -1}, .client_fd = {-1, -1}, .log = {.fd = -1}};
 	const char *socket_path = NULL;
 	bool attach = false, debug = false;
 	struct ct_paths paths;
@@ -452,6 +452,11 @@ int main(int argc, char **argv)
 	unlink(h.socket_path);
 	free(h.socket_path);
 	stdio_log_close(&h.log);
+	while (h.waiters) {
+		struct waiter *w = h.waiters;
+		h.waiters = w->next;
+		free(w);
+	}
 	security_glue_free(&h);
 	ct_loop_free(h.loop);
 	close(sfd);
@@ -473,6 +478,8 @@ fail:
 		ct_server_free(h.server);
 		unlink(socket_path);
 	}
+	free(h.socket_path);
+	stdio_log_close(&h.log);
 	security_glue_free(&h);
 	ct_loop_free(h.loop);
 	rt_spec_free(&h.spec);
