@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: build (done by make), start the system from the build's staged
-# install root, import the locally built busybox image and show it. The runtime
-# issue extends this to run a container from that image.
+# install root, import the locally built busybox image and run containers
+# from it: one in the foreground, one detached that is listed, stopped and
+# deleted.
 set -euo pipefail
 build=${1:-build}
 ct=$(realpath "$build/stage/bin/container")
@@ -25,6 +26,18 @@ step image import -c 'CMD [\"sh\"]' busybox-rootfs.tar busybox:latest
 "$ct" image import -c 'CMD ["sh"]' "$rootfs" busybox:latest
 step image list
 "$ct" image list
+
+step run --rm busybox echo "hello from a container"
+"$ct" run --rm busybox echo "hello from a container"
+step run -d --name demo-web busybox httpd -f -p 8080 -h /var/www
+"$ct" delete -f demo-web >/dev/null 2>&1 || true
+"$ct" run -d --name demo-web busybox httpd -f -p 8080 -h /var/www
+step list
+"$ct" list
+step stop demo-web
+"$ct" stop demo-web
+step delete demo-web
+"$ct" delete demo-web
 
 cat <<MSG
 

@@ -440,7 +440,12 @@ static void call_helper(struct apiserver *api, struct ct_request *req, const cha
 	h->id = xstrdup(r.id);
 	_cleanup_free_ char *sock = helper_socket(api, r.id);
 	_cleanup_free_ char *peer = xasprintf("the runtime helper of container %s", r.name);
-	async_call(api->loop, sock, peer, route, body, NULL, 0, &helper_handlers, h);
+	/* Descriptors the client sent (exec's stdio) go on to the helper. */
+	int fds[CT_FRAME_MAX_FDS];
+	size_t nfds = ct_request_nfds(req);
+	for (size_t i = 0; i < nfds; i++)
+		fds[i] = ct_request_take_fd(req, i);
+	async_call(api->loop, sock, peer, route, body, fds, nfds, &helper_handlers, h);
 	container_record_free(&r);
 }
 
@@ -497,6 +502,11 @@ static void route_stop(struct ct_request *req, void *data)
 	_cleanup_json_ json_t *q = json_pack("{s:i, s:I}", "signal", sig > 0 ? sig : SIGTERM,
 					     "timeout", (json_int_t)timeout);
 	call_helper(api, req, "stop", q, false);
+}
+
+static void route_exec(struct ct_request *req, void *data)
+{
+	call_helper(data, req, "exec", ct_request_body(req), true);
 }
 
 /* ---- list, inspect, logs, delete, prune ----------------------------------- */
@@ -711,6 +721,7 @@ void routes_container_register(struct apiserver *api)
 	ct_server_route(api->server, "container.wait", route_wait, api);
 	ct_server_route(api->server, "container.stop", route_stop, api);
 	ct_server_route(api->server, "container.kill", route_kill, api);
+	ct_server_route(api->server, "container.exec", route_exec, api);
 	ct_server_route(api->server, "container.delete", route_delete, api);
 	ct_server_route(api->server, "container.list", route_list, api);
 	ct_server_route(api->server, "container.inspect", route_inspect, api);

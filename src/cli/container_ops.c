@@ -420,3 +420,82 @@ int cmd_prune(int argc, char **argv)
 		printf("Deleted: %s\n", json_string_value(d));
 	return 0;
 }
+
+int cmd_exec(int argc, char **argv)
+{
+	static const struct option opts[] = {{"detach", no_argument, NULL, 'd'},
+					     {"interactive", no_argument, NULL, 'i'},
+					     {"tty", no_argument, NULL, 't'},
+					     {"env", required_argument, NULL, 'e'},
+					     {"user", required_argument, NULL, 'u'},
+					     {"workdir", required_argument, NULL, 'w'},
+					     {"help", no_argument, NULL, 'h'},
+					     {}};
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	_cleanup_json_ json_t *reply = NULL, *body = json_object(), *env = json_array();
+	bool detach = false, interactive = false;
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+dite:u:w:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			detach = true;
+			break;
+		case 'i':
+			interactive = true;
+			break;
+		case 't':
+			return cli_failf("-t/--tty is not supported yet; run without it");
+		case 'e':
+			if (strchr(optarg, '=')) {
+				json_array_append_new(env, json_string(optarg));
+			} else if (getenv(optarg)) {
+				_cleanup_free_ char *kv = xasprintf("%s=%s", optarg, getenv(optarg));
+				json_array_append_new(env, json_string(kv));
+			}
+			break;
+		case 'u':
+			json_object_set_new(body, "user", json_string(optarg));
+			break;
+		case 'w':
+			json_object_set_new(body, "cwd", json_string(optarg));
+			break;
+		case 'h':
+			printf("Usage: container exec [-d] [-i] [-e K=V] [-u USER] [-w DIR] CONTAINER "
+			       "COMMAND [ARG...]\n");
+			return 0;
+		default:
+			return cli_usage_error("exec", "bad option");
+		}
+	}
+	if (optind + 2 > argc)
+		return cli_usage_error("exec", "exec takes a container and a command");
+	json_t *args = json_array();
+	for (int i = optind + 1; i < argc; i++)
+		json_array_append_new(args, json_string(argv[i]));
+	json_object_set_new(body, "id", json_string(argv[optind]));
+	json_object_set_new(body, "args", args);
+	json_object_set(body, "env", env);
+	json_object_set_new(body, "detach", json_boolean(detach));
+	json_object_set_new(body, "interactive", json_boolean(interactive && !detach));
+
+	int fds[3], n = 0;
+	if (interactive && !detach)
+		fds[n++] = STDIN_FILENO;
+	if (!detach) {
+		fds[n++] = STDOUT_FILENO;
+		fds[n++] = STDERR_FILENO;
+	}
+	struct ct_client client;
+	if (cli_connect(&client, &err) < 0)
+		return cli_fail(&err);
+	struct ct_call_options call = {.fds = fds, .nfds = n};
+	int rc = ct_client_call(&client, "container.exec", body, &reply, &call, &err);
+	ct_client_close(&client);
+	if (rc < 0)
+		return cli_fail(&err);
+	if (detach)
+		return 0;
+	return (int)json_integer_value(json_object_get(reply, "exitCode"));
+}

@@ -458,7 +458,7 @@ int cmd_image(int argc, char **argv)
 		{"pull", pull},	    {"list", list},	{"ls", list},	    {"inspect", inspect},
 		{"tag", tag},	    {"delete", delete}, {"rm", delete},	    {"prune", prune},
 		{"import", import},
-		
+
 	};
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

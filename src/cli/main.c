@@ -27,6 +27,7 @@ static const struct command commands[] = {
 	{"list", cmd_list, "List containers (-a: also stopped ones)"},
 	{"ls", cmd_list, NULL},
 	{"ps", cmd_list, NULL},
+	{"exec", cmd_exec, "Run a command in a running container"},
 	{"inspect", cmd_inspect, "Show containers as JSON"},
 	{"logs", cmd_logs, "Show a container's output (-f follows)"},
 	{"wait", cmd_wait, "Wait for containers to stop; print their exit codes"},

@@ -121,12 +121,29 @@ static int set_home(char ***env, const char *home)
 	return 0;
 }
 
-void child_main(const struct child_args *a)
+/* Resets what the runtime's own event loop set up, and installs stdio. */
+static void child_common_start(const struct child_args *a)
+{
+	/* The runtime blocks and ignores signals for its own event loop; exec keeps
+	 * both, and a container whose init can't see SIGTERM can't be stopped
+	 * gracefully. Start clean. */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+
+	/* The container's stdio. dup2 clears CLOEXEC on the copies. */
+	for (int i = 0; i < 3; i++)
+		if (a->stdio[i] != i && dup2(a->stdio[i], i) < 0) {
+			child_fail(errno, "setting up stdio");
+			report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+		}
+}
+
+static void child_start(const struct child_args *a)
 {
 	const struct rt_spec *s = a->spec;
-	char **env = s->env;
-	char program[4096];
-	int rc;
 
 	/* The runtime blocks and ignores signals for its own event loop; exec keeps
 	 * both, and a container whose init can't see SIGTERM can't be stopped
@@ -166,6 +183,16 @@ void child_main(const struct child_args *a)
 		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
 	if (mounts_setup_rootfs(s, a->bundle, a->init_path) < 0 || mounts_finish(s) < 0)
 		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+}
+
+/* The part shared with exec: who the process runs as, where, its limits and
+ * confinement, then exec. "/" is the container's when this runs. */
+static void __attribute__((noreturn)) child_finish(const struct child_args *a)
+{
+	const struct rt_spec *s = a->spec;
+	char **env = s->env;
+	char program[4096];
+	int rc;
 
 	/* Who the process runs as, from the image's own files. */
 	struct resolved_user user = {.uid = s->uid, .gid = s->gid};
@@ -248,7 +275,9 @@ void child_main(const struct child_args *a)
 			report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
 		}
 	}
-	if (s->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+	/* Always: a security line that never moves, and what lets an unprivileged
+	 * process load the seccomp filter. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		child_fail(errno, "setting no_new_privs");
 		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
 	}
@@ -269,4 +298,17 @@ void child_main(const struct child_args *a)
 	child_fail(rc, "executing %s", program);
 	report_and_exit(a->sync_fd, rc == ENOENT ? CHILD_EXIT_NOT_FOUND : CHILD_EXIT_CANNOT_RUN);
 	_exit(CHILD_EXIT_SETUP);
+}
+
+void child_main(const struct child_args *a)
+{
+	child_common_start(a);
+	child_start(a);
+	child_finish(a);
+}
+
+void child_exec_main(const struct child_args *a)
+{
+	child_common_start(a);
+	child_finish(a);
 }

@@ -30,6 +30,9 @@ struct child_args {
 
 /* Never returns: execs the container's process or _exits after reporting. */
 void child_main(const struct child_args *a) __attribute__((noreturn));
+/* The same for `exec`, already inside the container's namespaces: no rootfs
+ * set-up, the rest (user, cwd, limits, confinement) alike. */
+void child_exec_main(const struct child_args *a) __attribute__((noreturn));
 
 /* Exit statuses a failed start reports, as docker does: 127 when the command is
  * not found, 126 when it can't be run, 125 for everything else. */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "exec.h"
 #include "cleanup.h"
 #include "helper.h"
 #include "json_util.h"
@@ -144,9 +145,11 @@ static void reap(struct helper *h)
 		if (pid <= 0)
 			return;
 		/* As subreaper we also inherit the container's orphans when its init
-		 * dies first; only init's status matters. */
-		if (pid != h->pid)
+		 * dies first; only init's status matters, and exec'd processes'. */
+		if (pid != h->pid) {
+			exec_reaped(h, pid, status);
 			continue;
+		}
 		h->exited = true;
 		if (WIFEXITED(status)) {
 			h->exit_code = WEXITSTATUS(status);
@@ -440,6 +443,7 @@ int main(int argc, char **argv)
 	ct_server_route(h.server, "wait", route_wait, &h);
 	ct_server_route(h.server, "kill", route_kill, &h);
 	ct_server_route(h.server, "stop", route_stop, &h);
+	ct_server_route(h.server, "exec", exec_route, &h);
 	helper_write_state(&h);
 	log_info("container %s started (pid %d)", h.id, h.pid);
 	ready("ok %d\n", h.pid);

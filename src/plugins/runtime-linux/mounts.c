@@ -187,6 +187,23 @@ static bool is_dev_tmpfs(const struct rt_mount *m)
 	return strcmp(m->destination, "/dev") == 0 && strcmp(m->type, "tmpfs") == 0;
 }
 
+/* Changes the flags of a bind mount just made. The fd the mount was made
+ * through names the file underneath it, so the target is opened again. */
+static int remount_bind(int rootfd, const char *destination, unsigned long flags)
+{
+	char target[64];
+	int fd = openat2_in_root(rootfd, destination, O_PATH);
+
+	if (fd < 0)
+		return -1;
+	fd_path(fd, target, sizeof(target));
+	int rc = mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | flags, NULL);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
 static int do_mount(int rootfd, const struct rt_mount *m)
 {
 	char target[64];
@@ -206,7 +223,7 @@ static int do_mount(int rootfd, const struct rt_mount *m)
 		rc = mount(m->source, target, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL);
 		/* Bind mounts take their flags only on a remount. */
 		if (rc == 0 && (m->flags & ~MS_REMOUNT))
-			rc = mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | m->flags, NULL);
+			rc = remount_bind(rootfd, m->destination, m->flags);
 	} else {
 		rc = mount(m->source[0] ? m->source : m->type, target, m->type, m->flags, m->data);
 	}
@@ -264,7 +281,7 @@ int mounts_setup_rootfs(const struct rt_spec *s, const char *bundle, const char 
 		fd_path(fd, target, sizeof(target));
 		rc = mount(init_path, target, NULL, MS_BIND, NULL);
 		if (rc == 0)
-			rc = mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID, NULL);
+			rc = remount_bind(rootfd, "/dev/init", MS_RDONLY | MS_NOSUID);
 		int saved = errno;
 		close(fd);
 		if (rc < 0) {

@@ -14,5 +14,9 @@ void security_glue_after_clone(struct helper *h, struct child_args *a);
 /* After the container exited: the OOM verdict, then the cgroup goes. */
 void security_glue_after_exit(struct helper *h);
 void security_glue_free(struct helper *h);
+/* exec: the cgroup joined (in the process about to enter the namespaces), and
+ * the same confinement prepared for its child_args. */
+void security_glue_enter_cgroup(struct helper *h);
+void security_glue_prepare_exec(struct helper *h, struct child_args *a);
 
 #endif
