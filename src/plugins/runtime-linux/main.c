@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -277,8 +278,16 @@ static void reexec_sealed(char **argv)
 	if (n < 0 ||
 	    fcntl(memfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
 		goto fail;
+	/* Who we were on disk, for caches keyed by this build (see
+	 * security_glue.c): size, modification time and inode of the file. */
+	struct stat st;
+	char identity[96] = "1";
+	if (fstat(exe, &st) == 0)
+		snprintf(identity, sizeof(identity), "%llx-%llx-%llx", (unsigned long long)st.st_size,
+			 (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + st.st_mtim.tv_nsec,
+			 (unsigned long long)st.st_ino);
 	close(exe);
-	setenv("CONTAINER_RUNTIME_SEALED", "1", 1);
+	setenv("CONTAINER_RUNTIME_SEALED", identity, 1);
 	extern char **environ;
 	fexecve(memfd, argv, environ);
 fail:
