@@ -58,6 +58,9 @@ int cmd_system(int argc, char **argv);
 int cmd_plugin(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
+/* The registry host of an image reference as the user typed it, with the
+ * server's registry.domain as the default (caller frees; NULL when invalid). */
+char *cli_registry_of(const char *input);
 /* `image pull` with argv[0] = "pull", for `run` pulling a missing image. */
 int cmd_image_pull(int argc, char **argv);
 int cmd_run(int argc, char **argv);

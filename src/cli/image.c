@@ -10,6 +10,7 @@
 #include "cleanup.h"
 #include "cli.h"
 #include "format.h"
+#include "image_transfer.h"
 #include "json_util.h"
 #include "oci/reference.h"
 #include "progress.h"
@@ -45,8 +46,7 @@ static const char *str(json_t *o, const char *k)
 	return v ? v : "";
 }
 
-/* The registry of what the user typed, with the server's default registry. */
-static char *registry_of(const char *input)
+char *cli_registry_of(const char *input)
 {
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	_cleanup_json_ json_t *prop = NULL, *body = json_pack("{s:s}", "key", "registry.domain");
@@ -134,7 +134,7 @@ static int pull(int argc, char **argv)
 		json_object_set_new(body, "platform", json_string(platform ? platform : plat));
 	if (scheme)
 		json_object_set_new(body, "scheme", json_string(scheme));
-	_cleanup_free_ char *host = registry_of(input);
+	_cleanup_free_ char *host = cli_registry_of(input);
 	json_t *creds = host ? auth_lookup(host) : NULL;
 	if (creds)
 		json_object_set_new(body, "auth", creds);
@@ -458,7 +458,7 @@ int cmd_image(int argc, char **argv)
 		{"pull", pull},	    {"list", list},	{"ls", list},	    {"inspect", inspect},
 		{"tag", tag},	    {"delete", delete}, {"rm", delete},	    {"prune", prune},
 		{"import", import},
-
+		{"push", image_push},	{"save", image_save},	{"load", image_load},
 	};
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

@@ -100,7 +100,9 @@ int main(int argc, char **argv)
 	/* docker's short forms. */
 	static const struct {
 		const char *word, *group, *sub;
-	} aliases[] = {{"pull", "image", "pull"}, {"images", "image", "list"}, {"rmi", "image", "delete"}};
+	} aliases[] = {{"pull", "image", "pull"},   {"push", "image", "push"},
+		       {"images", "image", "list"}, {"rmi", "image", "delete"},
+		       {"save", "image", "save"},   {"load", "image", "load"}};
 	for (size_t a = 0; a < sizeof(aliases) / sizeof(aliases[0]); a++)
 		if (strcmp(argv[i], aliases[a].word) == 0) {
 			/* argv[i] becomes the group and argv[i-1] its sub-command: the

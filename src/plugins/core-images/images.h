@@ -62,6 +62,8 @@ int images_gc(struct images *im, int64_t *freed_bytes, size_t *removed, struct c
 /* Route handlers. */
 void images_register_routes(struct images *im);
 void registry_register_routes(struct images *im);
+void push_register_routes(struct images *im);
+void archive_register_routes(struct images *im);
 int image_import_job(struct job *job, json_t **result, struct ct_error *err);
 int image_pull_job(struct job *job, json_t **result, struct ct_error *err);
 

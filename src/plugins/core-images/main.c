@@ -32,6 +32,8 @@ int main(int argc, char **argv)
 	store_clean_partial(&im.store);
 	images_register_routes(&im);
 	registry_register_routes(&im);
+	push_register_routes(&im);
+	archive_register_routes(&im);
 	if (ct_service_run(&svc, &err) < 0)
 		log_error("%s", ct_error_message(&err));
 	else

@@ -232,6 +232,7 @@ void ingest_abort(struct ingest *in)
 int ingest_commit(struct ingest *in, char digest_out[OCI_DIGEST_STRING_MAX], struct ct_error *err)
 {
 	char digest[OCI_DIGEST_STRING_MAX];
+	_cleanup_free_ char *final = NULL;
 	int rc = -1;
 
 	if (oci_digest_final(&in->digest, digest, err) < 0)
@@ -255,7 +256,7 @@ int ingest_commit(struct ingest *in, char digest_out[OCI_DIGEST_STRING_MAX], str
 		ct_error_errno(err, CT_ERR_INTERNAL, "syncing %s", in->path);
 		goto out;
 	}
-	_cleanup_free_ char *final = store_blob_path(in->store, digest);
+	final = store_blob_path(in->store, digest);
 	if (rename(in->path, final) < 0) {
 		ct_error_errno(err, CT_ERR_INTERNAL, "storing blob %s", final);
 		goto out;
