@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,23 @@ bad:
 			    value);
 }
 
+static int validate_count(const char *value, struct ct_error *err)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char)value[0]))
+		goto bad;
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (errno || *end || v == 0)
+		goto bad;
+	return 0;
+bad:
+	return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
+			    "\"%s\" is not a positive whole number", value);
+}
+
 static const struct ct_property_def defs[] = {
 	{"dns.domain", "test", "DNS domain under which containers answer as <name>.<domain>",
 	 validate_domain},
@@ -101,6 +119,12 @@ static const struct ct_property_def defs[] = {
 	 validate_subnet},
 	{"registry.domain", "docker.io", "registry for image references that name none",
 	 validate_registry},
+	/* A decompression bomb or a layer of millions of empty files stops here;
+	 * unpack.h's defaults. */
+	{"image.unpack.maxBytes", "68719476736",
+	 "most bytes one layer may unpack to (refused beyond, naming the entry)", validate_count},
+	{"image.unpack.maxEntries", "2097152", "most tar entries one layer may hold",
+	 validate_count},
 };
 
 const struct ct_property_def *ct_property_defs(size_t *count)

@@ -157,3 +157,18 @@ load helpers
 	[ -z "$(ls -A "$CONTAINER_APP_ROOT/snapshots")" ]
 	[ -z "$(ls "$CONTAINER_APP_ROOT/content/blobs/sha256")" ]
 }
+
+@test "the unpack limits are properties, and a layer past them is refused" {
+	start_system
+	run_ct system property set image.unpack.maxEntries 50
+	run_ct 125 image import "$(busybox_rootfs)" toomany:1
+	assert_output_contains "entries"
+	run_ct system property clear image.unpack.maxEntries
+	run_ct system property set image.unpack.maxBytes 1000
+	run_ct 125 image import "$(busybox_rootfs)" toobig:1
+	assert_output_contains "bytes"
+	run_ct 125 system property set image.unpack.maxBytes lots
+	assert_output_contains "not a positive whole number"
+	run_ct system property clear image.unpack.maxBytes
+	import_busybox fine:1
+}

@@ -21,6 +21,8 @@ setup_file() {
 		lying-mediatype lying-mediatype-index ambiguous-manifest; do
 		registry_put_raw "$IMAGES_DIR/hostile/$c:latest" "hostile/$c:latest"
 	done
+	images_build "$CONTAINER_TEST_BUILD/fixture-images" many-entries
+	registry_push_oci "$IMAGES_DIR/hostile/many-entries:latest" fixtures/many:latest
 	registry_start "$FX_TMP/auth" htpasswd AUTH
 	registry_push_oci "$IMAGES_DIR/busybox:latest" private/busybox:latest
 	registry_start "$FX_TMP/tls" tls TLS
@@ -224,4 +226,27 @@ tree_listing() {
 	# most; nothing references them and prune removes them.
 	run_ct image prune
 	[ -z "$(ls -A "$CONTAINER_APP_ROOT/content/blobs/sha256")" ]
+}
+
+@test "a pull killed half-way leaves no half blob or snapshot, and the next pull completes" {
+	start_system
+	"$CT" image pull --progress none "$PLAIN_HOST/fixtures/many" >"$TEST_ROOT/pull.out" 2>&1 &
+	local puller=$!
+	# Kill the images plugin while a layer is being written or unpacked.
+	wait_for 30 bash -c "ls -A '$CONTAINER_APP_ROOT/content/ingest' '$CONTAINER_APP_ROOT/snapshots' | grep -q -e ingest- -e .tmp-"
+	local plugin
+	plugin=$("$CT" plugin get container-core-images | jq -r .pid)
+	kill -KILL "$plugin"
+	! wait "$puller"
+	cat "$TEST_ROOT/pull.out"
+	# The supervisor restarts the plugin, which removes what the killed pull left.
+	wait_for 10 bash -c "'$CT' plugin get container-core-images | jq -e '.state == \"running\" and .pid != $plugin'"
+	STARTED_PIDS="$STARTED_PIDS $("$CT" plugin get container-core-images | jq -r .pid)"
+	wait_for 10 bash -c "[ -z \"\$(ls -A '$CONTAINER_APP_ROOT/content/ingest')\" ]"
+	[ -z "$(ls -A "$CONTAINER_APP_ROOT/snapshots" | grep '^.tmp-')" ]
+	run_ct image list -q
+	[ -z "$output" ]
+	run_ct image pull --progress none "$PLAIN_HOST/fixtures/many"
+	run_ct image list
+	assert_output_contains fixtures/many
 }

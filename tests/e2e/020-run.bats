@@ -186,3 +186,17 @@ setup() {
 	# (3 is ls's own handle on the folder.)
 	[ "$(echo $output)" = "0 1 2 3" ]
 }
+
+@test "an image a container uses is kept unless --force, and its content stays while the container exists" {
+	run_ct run -d --name user busybox sleep 100
+	run_ct 125 image delete busybox
+	assert_output_contains "image docker.io/library/busybox:latest is used by container user"
+	run_ct image prune -a
+	assert_output_lacks "Deleted: docker.io/library/busybox"
+	run_ct image delete --force busybox
+	# The running container's snapshots survive the image's deletion.
+	run_ct exec user ls /bin/busybox
+	run_ct delete -f user
+	run_ct image prune
+	[ -z "$(ls -A "$CONTAINER_APP_ROOT/snapshots")" ]
+}

@@ -813,6 +813,7 @@ static int load_layer(struct load *l, const struct oci_layer *layer, const char 
 		goto out;
 	if (!store_snapshot_exists(&l->im->store, chain_id)) {
 		struct unpack_options opts = {.image = image, .layer = layer->desc.digest};
+		images_unpack_limits(l->im, &opts.max_bytes, &opts.max_entries);
 		if (store_snapshot_begin(&l->im->store, &snap_tmp, &snap_fd, err) < 0 ||
 		    unpack_layer_from_reader(diff_read, &r, snap_fd, &opts, NULL, err) < 0)
 			goto out;

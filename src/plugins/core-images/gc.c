@@ -112,6 +112,13 @@ static int mark_all(struct images *im, struct mark_set *blobs, struct mark_set *
 		}
 	}
 	image_records_free(refs, n);
+	/* A container's rootfs is an overlay of its image's snapshots: they stay
+	 * while the container exists, even when its image was deleted with -f. */
+	_cleanup_strv_ char **in_use = image_db_container_digests(im->db);
+	for (char **d = in_use; *d; d++) {
+		mark(blobs, *d);
+		mark_manifest(im, *d, NULL, blobs, snapshots);
+	}
 	if (blobs->n)
 		qsort(blobs->items, blobs->n, sizeof(char *), compare);
 	if (snapshots->n)

@@ -211,3 +211,39 @@ char *image_db_property(struct image_db *db, const char *key)
 		return xstrdup(from_file);
 	return def ? xstrdup(def->default_value) : NULL;
 }
+
+char *image_db_user(struct image_db *db, const char *name)
+{
+	sqlite3_stmt *st;
+	char *user = NULL;
+
+	/* The containers table is the API server's; an older schema has none. */
+	if (sqlite3_prepare_v2(db->db, "SELECT name FROM containers WHERE image = ? LIMIT 1", -1,
+			       &st, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		user = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return user;
+}
+
+char **image_db_container_digests(struct image_db *db)
+{
+	sqlite3_stmt *st;
+	char **out = xcalloc(1, sizeof(char *));
+	size_t n = 0;
+
+	if (sqlite3_prepare_v2(db->db, "SELECT DISTINCT image_digest FROM containers", -1, &st,
+			       NULL) != SQLITE_OK)
+		return out;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		out = realloc(out, (n + 2) * sizeof(char *));
+		if (!out)
+			abort();
+		out[n++] = xstrdup((const char *)sqlite3_column_text(st, 0));
+		out[n] = NULL;
+	}
+	sqlite3_finalize(st);
+	return out;
+}

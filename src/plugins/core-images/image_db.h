@@ -34,6 +34,13 @@ int image_db_delete(struct image_db *db, const char *name, struct ct_error *err)
 /* How many references point at digest. */
 int image_db_count_digest(struct image_db *db, const char *digest, struct ct_error *err);
 
+/* The name of a container created from the image called name, or NULL when
+ * none is (caller frees). */
+char *image_db_user(struct image_db *db, const char *name);
+/* Manifest digests that containers were created from (NULL-terminated; the
+ * caller frees): garbage collection keeps what they need. */
+char **image_db_container_digests(struct image_db *db);
+
 /* A property's effective value for plugins: set with `property set`, else the
  * config files, else the default (caller frees). */
 char *image_db_property(struct image_db *db, const char *key);

@@ -269,6 +269,7 @@ static int do_import(struct job *job, struct import_state *st, json_t **result,
 	if (oci_digest_init(&tee.diff, OCI_DIGEST_SHA256, err) < 0)
 		return -1;
 	struct unpack_options opts = {.image = name, .layer = "imported archive"};
+	images_unpack_limits(im, &opts.max_bytes, &opts.max_entries);
 	struct unpack_stats stats;
 	job_progress(job, json_pack("{s:s}", "status", "unpacking"));
 	int rc = unpack_layer_from_reader(tee_read, &tee, st->snap_fd, &opts, &stats, err);

@@ -199,11 +199,12 @@ static int delete_job(struct job *job, json_t **result, struct ct_error *err)
 {
 	struct images *im = job_data(job);
 	json_t *body = job_body(job), *refs = NULL, *item;
-	bool all = false;
+	bool all = false, force = false;
 	size_t i;
 
 	if (ct_json_get_array(body, "references", false, &refs, "request body", err) < 0 ||
-	    ct_json_get_bool(body, "all", false, &all, "request body", err) < 0)
+	    ct_json_get_bool(body, "all", false, &all, "request body", err) < 0 ||
+	    ct_json_get_bool(body, "force", false, &force, "request body", err) < 0)
 		return -1;
 	json_t *names = json_array();
 	if (all) {
@@ -244,6 +245,20 @@ static int delete_job(struct job *job, json_t **result, struct ct_error *err)
 		json_array_append_new(names, json_string(r.name));
 		image_record_free(&r);
 	}
+	/* docker's rule: an image a container was created from stays unless -f
+	 * (and even then its content stays until the container goes). */
+	if (!force)
+		json_array_foreach (names, i, item) {
+			_cleanup_free_ char *user = image_db_user(im->db, json_string_value(item));
+			if (user) {
+				ct_error_set(err, CT_ERR_CONFLICT, 0,
+					     "image %s is used by container %s; delete the container "
+					     "first, or use --force",
+					     json_string_value(item), user);
+				json_decref(names);
+				return -1;
+			}
+		}
 	json_t *deleted = json_array();
 	pthread_mutex_lock(&im->ref_lock);
 	json_array_foreach (names, i, item) {
@@ -278,7 +293,22 @@ static int prune_job(struct job *job, json_t **result, struct ct_error *err)
 	if (ct_json_get_bool(job_body(job), "all", false, &all, "request body", err) < 0)
 		return -1;
 	if (all) {
-		json_object_set_new(job_body(job), "references", json_array());
+		/* Every image no container was created from. */
+		struct image_record *recs = NULL;
+		size_t n = 0;
+		json_t *names = json_array();
+		if (image_db_list(im->db, &recs, &n, err) < 0) {
+			json_decref(names);
+			return -1;
+		}
+		for (size_t k = 0; k < n; k++) {
+			_cleanup_free_ char *user = image_db_user(im->db, recs[k].name);
+			if (!user)
+				json_array_append_new(names, json_string(recs[k].name));
+		}
+		image_records_free(recs, n);
+		json_object_set_new(job_body(job), "references", names);
+		json_object_set_new(job_body(job), "all", json_false());
 		return delete_job(job, result, err);
 	}
 	/* Every stored image has a name here (no dangling images), so a plain prune

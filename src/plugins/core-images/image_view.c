@@ -188,3 +188,12 @@ fail:
 	image_view_free(view);
 	return -1;
 }
+
+void images_unpack_limits(struct images *im, uint64_t *max_bytes, uint64_t *max_entries)
+{
+	_cleanup_free_ char *bytes = image_db_property(im->db, "image.unpack.maxBytes");
+	_cleanup_free_ char *entries = image_db_property(im->db, "image.unpack.maxEntries");
+
+	*max_bytes = bytes ? strtoull(bytes, NULL, 10) : 0;
+	*max_entries = entries ? strtoull(entries, NULL, 10) : 0;
+}

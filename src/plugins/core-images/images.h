@@ -56,6 +56,9 @@ void image_view_free(struct image_view *view);
 /* Sum of manifest, config and layer blob sizes. */
 int64_t image_view_size(const struct image_view *view);
 
+/* The unpack limits from the image.unpack.* properties. */
+void images_unpack_limits(struct images *im, uint64_t *max_bytes, uint64_t *max_entries);
+
 /* Removes blobs and snapshots that no reference needs; takes gc_lock. */
 int images_gc(struct images *im, int64_t *freed_bytes, size_t *removed, struct ct_error *err);
 

@@ -74,6 +74,7 @@ struct unpack_side {
 	struct oci_digest_ctx diff;
 	int snap_fd;
 	const char *image, *layer;
+	uint64_t max_bytes, max_entries;
 	char diff_id[OCI_DIGEST_STRING_MAX];
 	struct ct_error err;
 	int rc;
@@ -105,7 +106,10 @@ static ssize_t hashing_read(void *ctx, void *buf, size_t len, struct ct_error *e
 static void *unpack_thread(void *arg)
 {
 	struct unpack_side *u = arg;
-	struct unpack_options opts = {.image = u->image, .layer = u->layer};
+	struct unpack_options opts = {.image = u->image,
+				      .layer = u->layer,
+				      .max_bytes = u->max_bytes,
+				      .max_entries = u->max_entries};
 
 	u->rc = oci_digest_init(&u->diff, OCI_DIGEST_SHA256, &u->err);
 	if (u->rc == 0)
@@ -195,6 +199,7 @@ static int pull_layer_once(struct pull *p, struct layer_task *t, struct ct_error
 	struct ingest ingest;
 	struct download_sink sink = {.p = p, .t = t, .pipe_fd = -1};
 	struct unpack_side u = {.fd = -1, .snap_fd = -1, .image = p->name, .layer = d->digest};
+	images_unpack_limits(im, &u.max_bytes, &u.max_entries);
 	_cleanup_free_ char *snap_tmp = NULL;
 	pthread_t thread;
 	bool thread_started = false;
