@@ -504,6 +504,11 @@ static void route_stop(struct ct_request *req, void *data)
 	call_helper(api, req, "stop", q, false);
 }
 
+static void route_stats(struct ct_request *req, void *data)
+{
+	call_helper(data, req, "stats", NULL, true);
+}
+
 static void route_exec(struct ct_request *req, void *data)
 {
 	call_helper(data, req, "exec", ct_request_body(req), true);
@@ -722,6 +727,7 @@ void routes_container_register(struct apiserver *api)
 	ct_server_route(api->server, "container.stop", route_stop, api);
 	ct_server_route(api->server, "container.kill", route_kill, api);
 	ct_server_route(api->server, "container.exec", route_exec, api);
+	ct_server_route(api->server, "container.stats", route_stats, api);
 	ct_server_route(api->server, "container.delete", route_delete, api);
 	ct_server_route(api->server, "container.list", route_list, api);
 	ct_server_route(api->server, "container.inspect", route_inspect, api);

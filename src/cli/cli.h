@@ -75,6 +75,7 @@ int cmd_logs(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 int cmd_system_logs(int argc, char **argv);
 int cmd_system_property(int argc, char **argv);
 

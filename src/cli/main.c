@@ -29,6 +29,7 @@ static const struct command commands[] = {
 	{"ps", cmd_list, NULL},
 	{"exec", cmd_exec, "Run a command in a running container"},
 	{"inspect", cmd_inspect, "Show containers as JSON"},
+	{"stats", cmd_stats, "CPU, memory, pids and block I/O of running containers"},
 	{"logs", cmd_logs, "Show a container's output (-f follows)"},
 	{"wait", cmd_wait, "Wait for containers to stop; print their exit codes"},
 	{"prune", cmd_prune, "Delete every stopped container"},

@@ -178,6 +178,20 @@ static void route_state(struct ct_request *req, void *data)
 	ct_request_reply(req, state_json(data), NULL, 0);
 }
 
+static void route_stats(struct ct_request *req, void *data)
+{
+	struct helper *h = data;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	json_t *stats = h->exited ? NULL : security_glue_stats(h, &err);
+
+	if (h->exited)
+		ct_request_error(req, CT_ERR_CONFLICT, "container %s is not running", h->id);
+	else if (!stats)
+		ct_request_fail(req, &err);
+	else
+		ct_request_reply(req, stats, NULL, 0);
+}
+
 static void add_waiter(struct helper *h, struct ct_request *req)
 {
 	struct waiter *w = xcalloc(1, sizeof(*w));
@@ -454,6 +468,7 @@ int main(int argc, char **argv)
 	ct_server_route(h.server, "kill", route_kill, &h);
 	ct_server_route(h.server, "stop", route_stop, &h);
 	ct_server_route(h.server, "exec", exec_route, &h);
+	ct_server_route(h.server, "stats", route_stats, &h);
 	helper_write_state(&h);
 	log_info("container %s started (pid %d)", h.id, h.pid);
 	ready("ok %d\n", h.pid);

@@ -275,3 +275,25 @@ void security_glue_prepare_exec(struct helper *h, struct child_args *a)
 	a->n_cgroup_fds = 0;
 	a->init_path = NULL;
 }
+
+json_t *security_glue_stats(struct helper *h, struct ct_error *err)
+{
+	struct security *s = h->security;
+	struct cgroup_stats st;
+
+	if (!s || !s->cgroup) {
+		ct_error_set(err, CT_ERR_UNAVAILABLE, 0, "container %s has no cgroup", h->id);
+		return NULL;
+	}
+	if (cgroup_stats(s->cgroup, &st, err) < 0)
+		return NULL;
+	uint64_t mem = st.memory_usage > st.memory_inactive_file
+			       ? st.memory_usage - st.memory_inactive_file
+			       : st.memory_usage;
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "cpuUsageNs",
+			 (json_int_t)st.cpu_usage_ns, "memoryUsage", (json_int_t)mem, "memoryLimit",
+			 (json_int_t)st.memory_limit, "pidsCurrent", (json_int_t)st.pids_current,
+			 "pidsLimit", (json_int_t)st.pids_limit, "blockRead", (json_int_t)st.blkio_read,
+			 "blockWrite", (json_int_t)st.blkio_write, "timestampNs",
+			 (json_int_t)(ct_now_monotonic_ms() * 1000000));
+}
