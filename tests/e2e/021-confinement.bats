@@ -152,3 +152,25 @@ status_field() {
 	run_ct 125 exec box true
 	assert_output_contains "not running"
 }
+
+@test "stats reads CPU, memory, pids and block I/O from the cgroup" {
+	run_ct run -d --name busy -m 128m busybox sh -c 'while true; do :; done'
+	run_ct run -d --name idle busybox sleep 100
+	run_ct stats --no-stream --format json busy
+	local cpu mem limit pids
+	cpu=$(jq -r '.[0].cpuPercent' <<<"$output")
+	mem=$(jq -r '.[0].memoryUsage' <<<"$output")
+	limit=$(jq -r '.[0].memoryLimit' <<<"$output")
+	pids=$(jq -r '.[0].pidsCurrent' <<<"$output")
+	# A busy loop uses most of a core; the memory limit is the one set.
+	[ "$(jq -n "$cpu > 50")" = true ]
+	[ "$limit" = $((128 * 1024 * 1024)) ]
+	[ "$mem" -gt 0 ]
+	[ "$pids" -ge 1 ]
+	run_ct stats --no-stream
+	assert_output_contains busy
+	assert_output_contains idle
+	assert_output_contains "MEM USAGE / LIMIT"
+	run_ct delete -f busy idle
+	run_ct 125 stats --no-stream busy
+}
