@@ -332,11 +332,19 @@ static void route_start(struct ct_request *req, void *data)
 		ct_request_error(req, CT_ERR_INTERNAL, "pipe: %s", strerror(errno));
 		goto out_fds;
 	}
-	char *argv[] = {m->binary, "start",  "--socket", sock, "--bundle", bundle, "--id",
-			r.id,	   attach ? "--attach" : NULL, api->debug && attach ? "--debug" : NULL,
-			NULL};
-	if (!attach && api->debug)
-		argv[8] = "--debug";
+	int64_t rows = 0, cols = 0;
+	ct_json_get_int(ct_request_body(req), "rows", false, &rows, "request body", NULL);
+	ct_json_get_int(ct_request_body(req), "cols", false, &cols, "request body", NULL);
+	char size[32];
+	snprintf(size, sizeof(size), "%u,%u", (unsigned)(rows > 0 && rows < 65536 ? rows : 0),
+		 (unsigned)(cols > 0 && cols < 65536 ? cols : 0));
+	char *argv[12] = {m->binary, "start", "--socket", sock, "--bundle", bundle, "--id", r.id,
+			  "--tty-size", size};
+	size_t argc = 10;
+	if (attach)
+		argv[argc++] = "--attach";
+	if (api->debug)
+		argv[argc++] = "--debug";
 	pid_t pid = fork();
 	if (pid == 0) {
 		sigset_t none;
@@ -502,6 +510,11 @@ static void route_stop(struct ct_request *req, void *data)
 	_cleanup_json_ json_t *q = json_pack("{s:i, s:I}", "signal", sig > 0 ? sig : SIGTERM,
 					     "timeout", (json_int_t)timeout);
 	call_helper(api, req, "stop", q, false);
+}
+
+static void route_resize(struct ct_request *req, void *data)
+{
+	call_helper(data, req, "resize", ct_request_body(req), true);
 }
 
 static void route_stats(struct ct_request *req, void *data)
@@ -728,6 +741,7 @@ void routes_container_register(struct apiserver *api)
 	ct_server_route(api->server, "container.kill", route_kill, api);
 	ct_server_route(api->server, "container.exec", route_exec, api);
 	ct_server_route(api->server, "container.stats", route_stats, api);
+	ct_server_route(api->server, "container.resize", route_resize, api);
 	ct_server_route(api->server, "container.delete", route_delete, api);
 	ct_server_route(api->server, "container.list", route_list, api);
 	ct_server_route(api->server, "container.inspect", route_inspect, api);

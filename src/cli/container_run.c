@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -439,13 +441,29 @@ static int create(struct create_opts *o, json_t **reply, struct ct_error *err)
 
 /* Waits for the container to exit while forwarding the signals we get (docker's
  * sig-proxy); returns the exit status. */
-static int wait_forwarding(const char *id, struct ct_error *err)
+/* Tells the container's terminal our window size. */
+static void send_size(const char *id)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	_cleanup_json_ json_t *reply = NULL;
+	struct winsize ws;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || !ws.ws_row || !ws.ws_col)
+		return;
+	_cleanup_json_ json_t *body =
+		json_pack("{s:s, s:i, s:i}", "id", id, "rows", ws.ws_row, "cols", ws.ws_col);
+	cli_call("container.resize", body, &reply, &err);
+}
+
+static int wait_forwarding(const char *id, bool tty, struct ct_error *err)
 {
 	struct ct_client client;
 	sigset_t mask, old;
 	int exit_code = -1;
 
 	sigemptyset(&mask);
+	if (tty)
+		sigaddset(&mask, SIGWINCH);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
@@ -468,7 +486,9 @@ static int wait_forwarding(const char *id, struct ct_error *err)
 			break;
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo == SIGWINCH) {
+				send_size(id);
+			} else if (si.ssi_signo != SIGWINCH) {
 				_cleanup_error_ struct ct_error kerr = CT_ERROR_INIT;
 				char sig[16];
 				snprintf(sig, sizeof(sig), "%u", si.ssi_signo);
@@ -513,12 +533,42 @@ static int write_cidfile(const char *path, const char *id)
 
 /* container.start with our stdio attached (or not), then for attached runs the
  * wait; returns the exit status to use. */
-static int start_and_wait(const char *id, bool attach, bool interactive, bool rm)
+static struct termios saved_termios;
+static bool termios_saved;
+
+static void restore_terminal(void)
+{
+	if (termios_saved)
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_termios);
+}
+
+/* -t -i on a terminal: raw mode, so keys reach the container as typed (Ctrl-C
+ * included, which the container's terminal turns into SIGINT). */
+static void raw_terminal(void)
+{
+	struct termios raw;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_termios) < 0)
+		return;
+	termios_saved = true;
+	atexit(restore_terminal);
+	raw = saved_termios;
+	cfmakeraw(&raw);
+	raw.c_oflag |= OPOST; /* keep \n -> \r\n for our own messages */
+	tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
+}
+
+static int start_and_wait(const char *id, bool attach, bool interactive, bool rm, bool tty)
 {
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	_cleanup_json_ json_t *reply = NULL;
 	_cleanup_json_ json_t *body = json_pack("{s:s, s:b, s:b}", "id", id, "attach", attach,
 						"interactive", interactive);
+	struct winsize ws;
+	if (tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
+		json_object_set_new(body, "rows", json_integer(ws.ws_row));
+		json_object_set_new(body, "cols", json_integer(ws.ws_col));
+	}
 	struct ct_client client;
 	int fds[3], n = 0;
 
@@ -548,7 +598,11 @@ static int start_and_wait(const char *id, bool attach, bool interactive, bool rm
 		printf("%s\n", id);
 		return 0;
 	}
-	int status = wait_forwarding(id, &err);
+	if (tty && interactive)
+		raw_terminal();
+	int status = wait_forwarding(id, tty, &err);
+	restore_terminal();
+	termios_saved = false;
 	if (status < 0)
 		return cli_fail(&err);
 	if (rm) {
@@ -571,10 +625,6 @@ static int create_or_run(int argc, char **argv, bool run)
 		json_decref(o.body);
 		return EXIT_ENGINE;
 	}
-	if (o.tty) {
-		json_decref(o.body);
-		return cli_failf("-t/--tty is not supported yet; run without it");
-	}
 	if (run && o.detach && o.rm)
 		json_object_set_new(o.body, "rm", json_true());
 	rc = create(&o, &reply, &err);
@@ -588,7 +638,7 @@ static int create_or_run(int argc, char **argv, bool run)
 		printf("%s\n", id);
 		return 0;
 	}
-	return start_and_wait(id, !o.detach, o.interactive && !o.detach, o.rm && !o.detach);
+	return start_and_wait(id, !o.detach, o.interactive && !o.detach, o.rm && !o.detach, o.tty);
 }
 
 int cmd_run(int argc, char **argv)
@@ -619,5 +669,5 @@ int cmd_start(int argc, char **argv)
 	}
 	if (i + 1 != argc)
 		return cli_usage_error("start", "start takes one container");
-	return start_and_wait(argv[i], attach || interactive, interactive, false);
+	return start_and_wait(argv[i], attach || interactive, interactive, false, false);
 }

@@ -200,3 +200,19 @@ setup() {
 	run_ct image prune
 	[ -z "$(ls -A "$CONTAINER_APP_ROOT/snapshots")" ]
 }
+
+@test "-t gives the container a terminal of its own size; -i -t takes typed input" {
+	run_ct 4 run -t --rm busybox sh -c 'tty; exit 4'
+	assert_output_contains /dev/pts/0
+	# A real terminal on our side (script), 40x100.
+	run bash -c "echo 'echo typed-\$((1+2)); exit 6' | script -qec \"stty cols 100 rows 40; '$CT' run -it --rm busybox sh -c 'stty size; sh'\" /dev/null"
+	echo "$output"
+	[ "$status" -eq 6 ]
+	assert_output_contains "40 100"
+	assert_output_contains typed-3
+	# Detached with a terminal: its output is still logged.
+	run_ct run -dt --name ttylog busybox sh -c 'tty; echo done'
+	wait_for 5 bash -c "'$CT' logs ttylog | grep -q done"
+	run_ct logs ttylog
+	assert_output_contains /dev/pts/0
+}

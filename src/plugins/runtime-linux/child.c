@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <linux/close_range.h>
 #include <net/if.h>
+#include <pty.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -187,12 +188,63 @@ static void child_start(const struct child_args *a)
 
 /* The part shared with exec: who the process runs as, where, its limits and
  * confinement, then exec. "/" is the container's when this runs. */
+/* -t: a terminal from the container's own devpts. The process gets the
+ * slave as its controlling terminal and stdio; the master goes to the runtime
+ * over the sync socket, announced by one byte 'T'. */
+static void setup_terminal(int sync_fd, unsigned short rows, unsigned short cols)
+{
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	char name[64];
+
+	if (master < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0) {
+		child_fail(errno, "allocating a terminal");
+		report_and_exit(sync_fd, CHILD_EXIT_SETUP);
+	}
+	int slave = open(name, O_RDWR | O_NOCTTY);
+	if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) < 0) {
+		child_fail(errno, "opening the terminal %s", name);
+		report_and_exit(sync_fd, CHILD_EXIT_SETUP);
+	}
+	/* The client's window size before the process can ask for it. */
+	if (rows && cols) {
+		struct winsize ws = {.ws_row = rows, .ws_col = cols};
+		ioctl(slave, TIOCSWINSZ, &ws);
+	}
+	for (int i = 0; i < 3; i++)
+		dup2(slave, i);
+	if (slave > 2)
+		close(slave);
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control = {0};
+	char tag = 'T';
+	struct iovec iov = {.iov_base = &tag, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = control.buf,
+			    .msg_controllen = sizeof(control.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &master, sizeof(int));
+	if (sendmsg(sync_fd, &mh, 0) != 1) {
+		child_fail(errno, "handing the terminal to the runtime");
+		report_and_exit(sync_fd, CHILD_EXIT_SETUP);
+	}
+	close(master);
+}
+
 static void __attribute__((noreturn)) child_finish(const struct child_args *a)
 {
 	const struct rt_spec *s = a->spec;
 	char **env = s->env;
 	char program[4096];
 	int rc;
+
+	if (s->terminal)
+		setup_terminal(a->sync_fd, a->tty_rows, a->tty_cols);
 
 	/* Who the process runs as, from the image's own files. */
 	struct resolved_user user = {.uid = s->uid, .gid = s->gid};

@@ -21,6 +21,7 @@ struct child_args {
 	const int *cgroup_fds; /* write "0" to each to join the container's cgroup */
 	size_t n_cgroup_fds;
 	const char *init_path; /* container-init for --init, or NULL */
+	unsigned short tty_rows, tty_cols; /* -t: the client's window, 0 when unknown */
 	/* Security steps prepared by the parent; may be NULL while absent. */
 	int (*apply_rlimits)(void *data);
 	int (*apply_identity)(void *data, uid_t uid, gid_t gid, const gid_t *groups, size_t n);

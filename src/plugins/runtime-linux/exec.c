@@ -61,6 +61,7 @@ exec_inner(struct helper *h, char **args, char **env, const char *cwd, const cha
 	   int sync_fd, const int stdio[3])
 {
 	struct rt_spec spec = h->spec;
+	spec.terminal = false; /* exec -t is not supported yet */
 	spec.args = args;
 	spec.env = env;
 	spec.cwd = (char *)cwd;

@@ -32,6 +32,10 @@ struct helper {
 	int out_fd[2];
 	struct ct_watch *out_watch[2];
 	int client_fd[2]; /* the attached CLI's stdout/stderr, or -1 */
+	int tty_master;	  /* -t: the terminal's master, or -1 */
+	int tty_input;	  /* -t -i: the client's stdin, copied to the terminal */
+	struct ct_watch *tty_input_watch;
+	unsigned short tty_rows, tty_cols;
 	struct waiter *waiters;
 	struct ct_timer *kill_timer;
 	void *cgroup;	 /* struct cgroup *, when the cgroup module is present */

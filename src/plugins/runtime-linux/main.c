@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -81,6 +82,12 @@ static void finish(struct helper *h)
 	if (!h->exited || h->out_fd[0] >= 0 || h->out_fd[1] >= 0)
 		return;
 	stdio_log_flush(&h->log);
+	if (h->tty_input_watch) {
+		ct_loop_unwatch(h->loop, h->tty_input_watch);
+		h->tty_input_watch = NULL;
+		close(h->tty_input);
+		h->tty_input = -1;
+	}
 	security_glue_after_exit(h);
 	ct_format_time_now(h->finished_at, sizeof(h->finished_at));
 	helper_write_state(h);
@@ -102,6 +109,8 @@ static void finish(struct helper *h)
 
 static void close_output(struct helper *h, int i)
 {
+	if (h->out_fd[i] < 0)
+		return;
 	ct_loop_unwatch(h->loop, h->out_watch[i]);
 	h->out_watch[i] = NULL;
 	close(h->out_fd[i]);
@@ -118,7 +127,10 @@ static void output_event(struct ct_loop *loop, int fd, uint32_t events, void *da
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	/* (A terminal's master reads EIO once the last slave is closed.) */
 	if (n <= 0) {
+		if (fd == h->tty_master)
+			h->tty_master = -1;
 		close_output(h, i);
 		return;
 	}
@@ -190,6 +202,53 @@ static void route_stats(struct ct_request *req, void *data)
 		ct_request_fail(req, &err);
 	else
 		ct_request_reply(req, stats, NULL, 0);
+}
+
+/* -t: what the attached client types goes to the terminal. */
+static void tty_input_event(struct ct_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct helper *h = data;
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 || h->tty_master < 0) {
+		ct_loop_unwatch(loop, h->tty_input_watch);
+		h->tty_input_watch = NULL;
+		close(h->tty_input);
+		h->tty_input = -1;
+		return;
+	}
+	for (ssize_t off = 0; off < n;) {
+		ssize_t w = write(h->tty_master, buf + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			break;
+		off += w;
+	}
+}
+
+static void route_resize(struct ct_request *req, void *data)
+{
+	struct helper *h = data;
+	int64_t rows = 0, cols = 0;
+
+	ct_json_get_int(ct_request_body(req), "rows", false, &rows, "request body", NULL);
+	ct_json_get_int(ct_request_body(req), "cols", false, &cols, "request body", NULL);
+	if (h->tty_master < 0) {
+		ct_request_error(req, CT_ERR_CONFLICT, "container %s has no terminal", h->id);
+		return;
+	}
+	struct winsize ws = {.ws_row = rows, .ws_col = cols};
+	if (rows <= 0 || cols <= 0 || rows > 65535 || cols > 65535 ||
+	    ioctl(h->tty_master, TIOCSWINSZ, &ws) < 0) {
+		ct_request_error(req, CT_ERR_INVALID_ARGUMENT, "cannot resize to %lldx%lld",
+				 (long long)cols, (long long)rows);
+		return;
+	}
+	ct_request_reply(req, NULL, NULL, 0);
 }
 
 static void add_waiter(struct helper *h, struct ct_request *req)
@@ -334,6 +393,8 @@ static pid_t start_container(struct helper *h, int stdin_fd, struct ct_error *er
 		.bundle = h->bundle,
 		.sync_fd = sync[1],
 		.stdio = {stdin_fd, out[1], errp[1]},
+		.tty_rows = h->tty_rows,
+		.tty_cols = h->tty_cols,
 	};
 	if (security_glue_prepare(h, &a, err) < 0)
 		return -1;
@@ -353,9 +414,28 @@ static pid_t start_container(struct helper *h, int stdin_fd, struct ct_error *er
 	close(errp[1]);
 	security_glue_after_clone(h, &a);
 
-	/* EOF: the child exec'd. A message: it failed, and why. */
+	/* EOF: the child exec'd. A message: it failed, and why. With -t, the
+	 * terminal's master comes first, tagged 'T'. */
 	char msg[1200];
 	ssize_t n, got = 0;
+	if (h->spec.terminal) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} control;
+		char tag = 0;
+		struct iovec iov = {.iov_base = &tag, .iov_len = 1};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = control.buf,
+				    .msg_controllen = sizeof(control.buf)};
+		n = recvmsg(sync[0], &mh, MSG_CMSG_CLOEXEC);
+		struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&mh) : NULL;
+		if (n == 1 && tag == 'T' && c && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&h->tty_master, CMSG_DATA(c), sizeof(int));
+		else if (n > 0)
+			msg[got++] = tag; /* an error message's first byte */
+	}
 	while ((n = read(sync[0], msg + got, sizeof(msg) - 1 - got)) > 0)
 		got += n;
 	close(sync[0]);
@@ -366,18 +446,33 @@ static pid_t start_container(struct helper *h, int stdin_fd, struct ct_error *er
 		waitpid(pid, NULL, 0);
 		close(out[0]);
 		close(errp[0]);
+		if (h->tty_master >= 0)
+			close(h->tty_master);
+		h->tty_master = -1;
 		ct_error_set(err, CT_ERR_INVALID_ARGUMENT, status, "%s", text ? text + 1 : msg);
 		return -1;
 	}
-	h->out_fd[0] = out[0];
-	h->out_fd[1] = errp[0];
+	if (h->tty_master >= 0) {
+		/* The terminal carries everything: no pipes. */
+		close(out[0]);
+		close(errp[0]);
+		h->out_fd[0] = h->tty_master;
+		h->out_fd[1] = -1;
+	} else {
+		h->out_fd[0] = out[0];
+		h->out_fd[1] = errp[0];
+	}
 	return pid;
 }
 
 int main(int argc, char **argv)
 {
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
-	struct helper h = {.out_fd = {-1, -1}, .client_fd = {-1, -1}, .log = {.fd = -1}};
+	struct helper h = {.out_fd = {-1, -1},
+			   .client_fd = {-1, -1},
+			   .log = {.fd = -1},
+			   .tty_master = -1,
+			   .tty_input = -1};
 	const char *socket_path = NULL;
 	bool attach = false, debug = false;
 	struct ct_paths paths;
@@ -392,6 +487,8 @@ int main(int argc, char **argv)
 			h.id = argv[++i];
 		else if (strcmp(argv[i], "--attach") == 0)
 			attach = true;
+		else if (strcmp(argv[i], "--tty-size") == 0 && i + 1 < argc)
+			sscanf(argv[++i], "%hu,%hu", &h.tty_rows, &h.tty_cols);
 		else if (strcmp(argv[i], "--debug") == 0)
 			debug = true;
 	}
@@ -454,11 +551,16 @@ int main(int argc, char **argv)
 
 	ct_format_time_now(h.started_at, sizeof(h.started_at));
 	h.pid = start_container(&h, stdin_fd, &err);
-	close(stdin_fd);
+	if (h.tty_master >= 0 && attach)
+		h.tty_input = stdin_fd; /* typed input is copied to the terminal */
+	else
+		close(stdin_fd);
 	if (h.pid < 0)
 		goto fail;
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	for (int i = 0; i < 2; i++) {
+		if (h.out_fd[i] < 0)
+			continue;
 		ct_set_nonblock(h.out_fd[i], true);
 		h.out_watch[i] = ct_loop_watch(h.loop, h.out_fd[i], EPOLLIN, output_event, &h, &err);
 	}
@@ -469,6 +571,12 @@ int main(int argc, char **argv)
 	ct_server_route(h.server, "stop", route_stop, &h);
 	ct_server_route(h.server, "exec", exec_route, &h);
 	ct_server_route(h.server, "stats", route_stats, &h);
+	ct_server_route(h.server, "resize", route_resize, &h);
+	if (h.tty_master >= 0 && h.tty_input >= 0) {
+		ct_set_nonblock(h.tty_input, true);
+		h.tty_input_watch =
+			ct_loop_watch(h.loop, h.tty_input, EPOLLIN, tty_input_event, &h, &err);
+	}
 	helper_write_state(&h);
 	log_info("container %s started (pid %d)", h.id, h.pid);
 	ready("ok %d\n", h.pid);
