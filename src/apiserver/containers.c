@@ -128,6 +128,12 @@ static void create_image_done(json_t *image, int *fds, size_t nfds, const struct
 	}
 	if (!c->name)
 		c->name = xstrndup(id, 12);
+	/* The platform the image was built for, for `list`. */
+	json_t *cfg = json_object_get(image, "config");
+	json_object_set_new(c->options, "os",
+			    json_incref(json_object_get(cfg, "os")) ?: json_string("linux"));
+	json_object_set_new(c->options, "architecture",
+			    json_incref(json_object_get(cfg, "architecture")) ?: json_string(""));
 	bundle = bundle_dir(api, id);
 	struct spec_inputs in = {
 		.id = id,
@@ -541,6 +547,8 @@ static json_t *describe(struct apiserver *api, struct container_record *r, bool 
 	json_object_set_new(j, "command", json_incref(json_object_get(json_object_get(spec, "process"), "args")));
 	json_object_set_new(j, "labels", json_incref(json_object_get(r->options, "labels")) ?: json_object());
 	json_object_set_new(j, "network", json_incref(json_object_get(r->options, "network")) ?: json_string("none"));
+	json_object_set_new(j, "os", json_incref(json_object_get(r->options, "os")) ?: json_string("linux"));
+	json_object_set_new(j, "architecture", json_incref(json_object_get(r->options, "architecture")) ?: json_string(""));
 	if (full) {
 		json_object_set_new(j, "options", json_incref(r->options));
 		json_object_set_new(j, "spec", spec);

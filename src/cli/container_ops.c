@@ -243,8 +243,9 @@ int cmd_list(int argc, char **argv)
 				 (long long)json_integer_value(json_object_get(st, "exitCode")));
 		else
 			snprintf(state, sizeof(state), "%s", status);
-		const char *cells[] = {id, str(ct, "name"), str(ct, "image"), "linux",
-				       "",	state,		 ""};
+		const char *cells[] = {id,	  str(ct, "name"),	   str(ct, "image"),
+				       str(ct, "os"), str(ct, "architecture"), state,
+				       ""};
 		cli_table_add(t, cells);
 	}
 	cli_table_print(t, stdout);

@@ -83,6 +83,7 @@ setup() {
 	assert_output_contains web
 	assert_output_contains running
 	[ "$(echo "${lines[0]}" | tr -s ' ')" = "ID NAME IMAGE OS ARCH STATE ADDR" ]
+	assert_output_contains "linux  $(dpkg --print-architecture)"
 	run_ct list -q
 	[ "$output" = "${id:0:12}" ]
 	run_ct 125 delete web

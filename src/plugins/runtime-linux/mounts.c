@@ -153,7 +153,7 @@ static const struct {
 	const char *target, *name;
 } dev_links[] = {
 	{"/proc/self/fd", "fd"},     {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
-	{"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},	   {"/proc/kcore", "core"},
+	{"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},
 };
 
 /* Nodes and links in /dev, when /dev is a tmpfs of ours. */
@@ -178,6 +178,9 @@ static int populate_dev(int rootfd)
 			close(dev);
 			return child_fail(errno, "creating /dev/%s", dev_links[i].name);
 		}
+	/* /dev/core only where the kernel has /proc/kcore, as runc does. */
+	if (access("/proc/kcore", F_OK) == 0)
+		symlinkat("/proc/kcore", dev, "core");
 	close(dev);
 	return 0;
 }
