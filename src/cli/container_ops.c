@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -434,7 +436,7 @@ int cmd_exec(int argc, char **argv)
 					     {}};
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	_cleanup_json_ json_t *reply = NULL, *body = json_object(), *env = json_array();
-	bool detach = false, interactive = false;
+	bool detach = false, interactive = false, tty = false;
 	int c;
 
 	optind = 0;
@@ -447,7 +449,8 @@ int cmd_exec(int argc, char **argv)
 			interactive = true;
 			break;
 		case 't':
-			return cli_failf("-t/--tty is not supported yet; run without it");
+			tty = true;
+			break;
 		case 'e':
 			if (strchr(optarg, '=')) {
 				json_array_append_new(env, json_string(optarg));
@@ -480,6 +483,12 @@ int cmd_exec(int argc, char **argv)
 	json_object_set(body, "env", env);
 	json_object_set_new(body, "detach", json_boolean(detach));
 	json_object_set_new(body, "interactive", json_boolean(interactive && !detach));
+	json_object_set_new(body, "tty", json_boolean(tty));
+	struct winsize ws;
+	if (tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
+		json_object_set_new(body, "rows", json_integer(ws.ws_row));
+		json_object_set_new(body, "cols", json_integer(ws.ws_col));
+	}
 
 	int fds[3], n = 0;
 	if (interactive && !detach)
@@ -492,7 +501,18 @@ int cmd_exec(int argc, char **argv)
 	if (cli_connect(&client, &err) < 0)
 		return cli_fail(&err);
 	struct ct_call_options call = {.fds = fds, .nfds = n};
+	struct termios saved, raw;
+	bool restore = false;
+	if (tty && interactive && !detach && isatty(STDIN_FILENO) &&
+	    tcgetattr(STDIN_FILENO, &saved) == 0) {
+		raw = saved;
+		cfmakeraw(&raw);
+		raw.c_oflag |= OPOST;
+		restore = tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) == 0;
+	}
 	int rc = ct_client_call(&client, "container.exec", body, &reply, &call, &err);
+	if (restore)
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);
 	ct_client_close(&client);
 	if (rc < 0)
 		return cli_fail(&err);

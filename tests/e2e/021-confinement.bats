@@ -147,6 +147,13 @@ status_field() {
 	assert_output_contains 2
 	echo piped | run_ct exec -i box cat
 	run_ct 127 exec box nosuch
+	# -t: a terminal of the exec's own, sized like ours.
+	run bash -c "echo 'echo typed-\$((2+3)); exit 7' | script -qec \"stty cols 90 rows 30; '$CT' exec -it box sh -c 'tty; stty size; sh'\" /dev/null"
+	echo "$output"
+	[ "$status" -eq 7 ]
+	assert_output_contains /dev/pts/
+	assert_output_contains "30 90"
+	assert_output_contains typed-5
 	run_ct exec -d box sleep 1
 	run_ct stop -t 1 box
 	run_ct 125 exec box true

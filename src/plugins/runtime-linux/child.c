@@ -200,6 +200,9 @@ static void setup_terminal(int sync_fd, unsigned short rows, unsigned short cols
 		child_fail(errno, "allocating a terminal");
 		report_and_exit(sync_fd, CHILD_EXIT_SETUP);
 	}
+	/* A controlling terminal needs a session of our own (exec's processes
+	 * have none yet; the container's first one made it already). */
+	setsid();
 	int slave = open(name, O_RDWR | O_NOCTTY);
 	if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) < 0) {
 		child_fail(errno, "opening the terminal %s", name);

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +23,10 @@
 struct pending_exec {
 	pid_t pid;
 	struct ct_request *req;
+	/* exec -t: the terminal, and the client's descriptors it is copied with. */
+	struct helper *h;
+	int master, in_fd, out_fd;
+	struct ct_watch *master_watch, *in_watch;
 	struct pending_exec *next;
 };
 
@@ -37,6 +42,74 @@ static const struct {
 	{"net", CLONE_NEWNET},	     {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},
 };
 
+/* Copies what the terminal has to the client; false once it is closed. */
+static bool drain_master(struct pending_exec *p)
+{
+	char buf[16384];
+
+	for (;;) {
+		ssize_t n = read(p->master, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		if (n <= 0)
+			return false;
+		for (ssize_t off = 0; off < n && p->out_fd >= 0;) {
+			ssize_t w = write(p->out_fd, buf + off, n - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				break;
+			off += w;
+		}
+	}
+}
+
+static void close_terminal(struct pending_exec *p)
+{
+	if (p->master_watch)
+		ct_loop_unwatch(p->h->loop, p->master_watch);
+	if (p->in_watch)
+		ct_loop_unwatch(p->h->loop, p->in_watch);
+	p->master_watch = p->in_watch = NULL;
+	if (p->master >= 0)
+		close(p->master);
+	if (p->in_fd >= 0)
+		close(p->in_fd);
+	if (p->out_fd >= 0)
+		close(p->out_fd);
+	p->master = p->in_fd = p->out_fd = -1;
+}
+
+static void master_event(struct ct_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct pending_exec *p = data;
+
+	if (!drain_master(p)) {
+		ct_loop_unwatch(loop, p->master_watch);
+		p->master_watch = NULL;
+	}
+}
+
+static void input_event(struct ct_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct pending_exec *p = data;
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		ct_loop_unwatch(loop, p->in_watch);
+		p->in_watch = NULL;
+		return;
+	}
+	if (write(p->master, buf, n) < 0) {
+		/* The process has gone; its exit is reported by the reaper. */
+	}
+}
+
 bool exec_reaped(struct helper *h, pid_t pid, int status)
 {
 	for (struct pending_exec **pp = &pending; *pp; pp = &(*pp)->next) {
@@ -45,6 +118,11 @@ bool exec_reaped(struct helper *h, pid_t pid, int status)
 			continue;
 		*pp = p->next;
 		int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		if (p->master >= 0) {
+			/* The last output before the exit status. */
+			drain_master(p);
+			close_terminal(p);
+		}
 		if (p->req)
 			ct_request_reply(p->req, json_pack("{s:i}", "exitCode", code), NULL, 0);
 		free(p);
@@ -58,10 +136,10 @@ bool exec_reaped(struct helper *h, pid_t pid, int status)
  * setup failures over sync_fd like the container's first process. */
 static void __attribute__((noreturn))
 exec_inner(struct helper *h, char **args, char **env, const char *cwd, const char *user,
-	   int sync_fd, const int stdio[3])
+	   int sync_fd, const int stdio[3], bool tty, unsigned short rows, unsigned short cols)
 {
 	struct rt_spec spec = h->spec;
-	spec.terminal = false; /* exec -t is not supported yet */
+	spec.terminal = tty;
 	spec.args = args;
 	spec.env = env;
 	spec.cwd = (char *)cwd;
@@ -77,6 +155,8 @@ exec_inner(struct helper *h, char **args, char **env, const char *cwd, const cha
 			.bundle = h->bundle,
 			.sync_fd = sync_fd,
 			.stdio = {stdio[0], stdio[1], stdio[2]},
+			.tty_rows = rows,
+			.tty_cols = cols,
 		};
 		security_glue_prepare_exec(h, &a);
 		child_exec_main(&a);
@@ -101,7 +181,8 @@ void exec_route(struct ct_request *req, void *data)
 	json_t *body = ct_request_body(req);
 	_cleanup_strv_ char **args = NULL, **extra_env = NULL;
 	const char *cwd = NULL, *user = NULL;
-	bool detach = false, interactive = false;
+	bool detach = false, interactive = false, tty = false;
+	int64_t rows = 0, cols = 0;
 	int ns_fds[ARRAY_SIZE(ns_order)];
 	int stdio[3] = {-1, -1, -1};
 
@@ -110,7 +191,10 @@ void exec_route(struct ct_request *req, void *data)
 	    ct_json_get_string(body, "cwd", false, &cwd, "request body", &err) < 0 ||
 	    ct_json_get_string(body, "user", false, &user, "request body", &err) < 0 ||
 	    ct_json_get_bool(body, "detach", false, &detach, "request body", &err) < 0 ||
-	    ct_json_get_bool(body, "interactive", false, &interactive, "request body", &err) < 0) {
+	    ct_json_get_bool(body, "interactive", false, &interactive, "request body", &err) < 0 ||
+	    ct_json_get_bool(body, "tty", false, &tty, "request body", &err) < 0 ||
+	    ct_json_get_int(body, "rows", false, &rows, "request body", &err) < 0 ||
+	    ct_json_get_int(body, "cols", false, &cols, "request body", &err) < 0) {
 		ct_request_fail(req, &err);
 		return;
 	}
@@ -176,7 +260,8 @@ void exec_route(struct ct_request *req, void *data)
 				_exit(125);
 			}
 		}
-		exec_inner(h, args, env, cwd ? cwd : h->spec.cwd, user, sync[1], stdio);
+		exec_inner(h, args, env, cwd ? cwd : h->spec.cwd, user, sync[1], stdio, tty && !detach,
+			   rows > 0 && rows < 65536 ? rows : 0, cols > 0 && cols < 65536 ? cols : 0);
 	}
 	close(sync[1]);
 	if (pid < 0) {
@@ -184,13 +269,35 @@ void exec_route(struct ct_request *req, void *data)
 		ct_request_error(req, CT_ERR_INTERNAL, "fork: %s", strerror(errno));
 		goto out;
 	}
-	/* The setup's verdict: EOF means the command runs. */
+	/* The setup's verdict: EOF means the command runs. With -t the terminal's
+	 * master comes first, tagged 'T'. */
 	char msg[1200];
 	ssize_t n, got = 0;
+	int master = -1;
+	if (tty && !detach) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} control;
+		char tag = 0;
+		struct iovec iov = {.iov_base = &tag, .iov_len = 1};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = control.buf,
+				    .msg_controllen = sizeof(control.buf)};
+		n = recvmsg(sync[0], &mh, MSG_CMSG_CLOEXEC);
+		struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&mh) : NULL;
+		if (n == 1 && tag == 'T' && c && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&master, CMSG_DATA(c), sizeof(int));
+		else if (n > 0)
+			msg[got++] = tag;
+	}
 	while ((n = read(sync[0], msg + got, sizeof(msg) - 1 - got)) > 0)
 		got += n;
 	close(sync[0]);
 	if (got > 0) {
+		if (master >= 0)
+			close(master);
 		msg[got] = '\0';
 		int status = atoi(msg);
 		const char *text = strchr(msg, ' ');
@@ -209,6 +316,20 @@ void exec_route(struct ct_request *req, void *data)
 	struct pending_exec *p = xcalloc(1, sizeof(*p));
 	p->pid = pid;
 	p->req = detach ? NULL : req;
+	p->h = h;
+	p->master = p->in_fd = p->out_fd = -1;
+	if (master >= 0) {
+		/* The terminal is ours to copy: keep the client's descriptors. */
+		p->master = master;
+		ct_set_nonblock(master, true);
+		p->out_fd = dup(stdio[1]);
+		p->master_watch = ct_loop_watch(h->loop, master, EPOLLIN, master_event, p, NULL);
+		if (interactive) {
+			p->in_fd = dup(stdio[0]);
+			ct_set_nonblock(p->in_fd, true);
+			p->in_watch = ct_loop_watch(h->loop, p->in_fd, EPOLLIN, input_event, p, NULL);
+		}
+	}
 	p->next = pending;
 	pending = p;
 	if (detach)
