@@ -34,6 +34,8 @@ step run -d --name demo-web busybox httpd -f -p 8080 -h /var/www
 "$ct" run -d --name demo-web busybox httpd -f -p 8080 -h /var/www
 step list
 "$ct" list
+step exec demo-web ps
+"$ct" exec demo-web ps
 step stop demo-web
 "$ct" stop demo-web
 step delete demo-web

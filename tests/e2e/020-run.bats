@@ -217,3 +217,26 @@ setup() {
 	run_ct logs ttylog
 	assert_output_contains /dev/pts/0
 }
+
+@test "labels, --masked-path, --read-only-path, --shm-size, --stop-signal, --network host" {
+	run_ct run --name labelled -l team=infra -l tier=web busybox true
+	run_ct inspect labelled
+	[ "$(jq -r '.[0].labels.team' <<<"$output")" = infra ]
+	[ "$(jq -r '.[0].labels.tier' <<<"$output")" = web ]
+	run_ct run --rm --masked-path /etc/passwd busybox sh -c 'wc -c </etc/passwd'
+	[ "$output" = 0 ]
+	run_ct 1 run --rm --read-only-path /etc busybox touch /etc/x
+	assert_output_contains "Read-only file system"
+	run_ct run --rm --shm-size 16m busybox sh -c "df -k /dev/shm | tail -1 | awk '{print \$2}'"
+	[ "$output" = 16384 ]
+	# --stop-signal replaces SIGTERM for stop.
+	run_ct run -d --name usr1 --stop-signal USR1 busybox sh -c 'trap "exit 12" USR1; while true; do sleep 0.1; done'
+	run_ct stop -t 5 usr1
+	run_ct inspect usr1
+	[ "$(jq -r '.[0].state.exitCode' <<<"$output")" = 12 ]
+	# --network host shares our network namespace (this suite's private one).
+	run_ct run --rm --network host busybox sh -c 'cat /proc/net/dev | grep -c :'
+	[ "$output" = "$(grep -c : /proc/net/dev)" ]
+	run_ct 125 run --rm --network bridge0 busybox true
+	assert_output_contains "only none and host"
+}
