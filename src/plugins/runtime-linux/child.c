@@ -367,3 +367,36 @@ void child_exec_main(const struct child_args *a)
 	child_common_start(a);
 	child_finish(a);
 }
+
+size_t child_read_verdict(int sync_fd, bool tty, int *master, char *msg, size_t size)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	if (tty) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} control;
+		char tag = 0;
+		struct iovec iov = {.iov_base = &tag, .iov_len = 1};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = control.buf,
+				    .msg_controllen = sizeof(control.buf)};
+		n = recvmsg(sync_fd, &mh, MSG_CMSG_CLOEXEC);
+		struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&mh) : NULL;
+		if (n == 1 && tag == 'T' && c && c->cmsg_type == SCM_RIGHTS)
+			memcpy(master, CMSG_DATA(c), sizeof(int));
+		else if (n > 0)
+			msg[got++] = tag; /* an error message's first byte */
+	}
+	while (got + 1 < size && (n = read(sync_fd, msg + got, size - 1 - got)) > 0)
+		got += n;
+	msg[got] = '\0';
+	if (got > 0 && *master >= 0) {
+		close(*master);
+		*master = -1;
+	}
+	return got;
+}

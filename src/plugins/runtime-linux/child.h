@@ -6,6 +6,8 @@
 #define CONTAINER_RUNTIME_CHILD_H
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "spec.h"
 
@@ -34,6 +36,12 @@ void child_main(const struct child_args *a) __attribute__((noreturn));
 /* The same for `exec`, already inside the container's namespaces: no rootfs
  * set-up, the rest (user, cwd, limits, confinement) alike. */
 void child_exec_main(const struct child_args *a) __attribute__((noreturn));
+
+/* In the runtime: reads the child's verdict from the sync socket until EOF.
+ * With tty, a terminal master may come first ('T' and the descriptor), stored in
+ * *master. Returns the length of the error message in msg (NUL-terminated), 0
+ * when the child exec'd. */
+size_t child_read_verdict(int sync_fd, bool tty, int *master, char *msg, size_t size);
 
 /* Exit statuses a failed start reports, as docker does: 127 when the command is
  * not found, 126 when it can't be run, 125 for everything else. */

@@ -269,36 +269,12 @@ void exec_route(struct ct_request *req, void *data)
 		ct_request_error(req, CT_ERR_INTERNAL, "fork: %s", strerror(errno));
 		goto out;
 	}
-	/* The setup's verdict: EOF means the command runs. With -t the terminal's
-	 * master comes first, tagged 'T'. */
+	/* The setup's verdict: EOF means the command runs. */
 	char msg[1200];
-	ssize_t n, got = 0;
 	int master = -1;
-	if (tty && !detach) {
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} control;
-		char tag = 0;
-		struct iovec iov = {.iov_base = &tag, .iov_len = 1};
-		struct msghdr mh = {.msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = control.buf,
-				    .msg_controllen = sizeof(control.buf)};
-		n = recvmsg(sync[0], &mh, MSG_CMSG_CLOEXEC);
-		struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&mh) : NULL;
-		if (n == 1 && tag == 'T' && c && c->cmsg_type == SCM_RIGHTS)
-			memcpy(&master, CMSG_DATA(c), sizeof(int));
-		else if (n > 0)
-			msg[got++] = tag;
-	}
-	while ((n = read(sync[0], msg + got, sizeof(msg) - 1 - got)) > 0)
-		got += n;
+	size_t got = child_read_verdict(sync[0], tty && !detach, &master, msg, sizeof(msg));
 	close(sync[0]);
 	if (got > 0) {
-		if (master >= 0)
-			close(master);
-		msg[got] = '\0';
 		int status = atoi(msg);
 		const char *text = strchr(msg, ' ');
 		ct_request_error(req,

@@ -414,41 +414,16 @@ static pid_t start_container(struct helper *h, int stdin_fd, struct ct_error *er
 	close(errp[1]);
 	security_glue_after_clone(h, &a);
 
-	/* EOF: the child exec'd. A message: it failed, and why. With -t, the
-	 * terminal's master comes first, tagged 'T'. */
+	/* EOF: the child exec'd; a message: it failed, and why. */
 	char msg[1200];
-	ssize_t n, got = 0;
-	if (h->spec.terminal) {
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} control;
-		char tag = 0;
-		struct iovec iov = {.iov_base = &tag, .iov_len = 1};
-		struct msghdr mh = {.msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = control.buf,
-				    .msg_controllen = sizeof(control.buf)};
-		n = recvmsg(sync[0], &mh, MSG_CMSG_CLOEXEC);
-		struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&mh) : NULL;
-		if (n == 1 && tag == 'T' && c && c->cmsg_type == SCM_RIGHTS)
-			memcpy(&h->tty_master, CMSG_DATA(c), sizeof(int));
-		else if (n > 0)
-			msg[got++] = tag; /* an error message's first byte */
-	}
-	while ((n = read(sync[0], msg + got, sizeof(msg) - 1 - got)) > 0)
-		got += n;
+	size_t got = child_read_verdict(sync[0], h->spec.terminal, &h->tty_master, msg, sizeof(msg));
 	close(sync[0]);
 	if (got > 0) {
-		msg[got] = '\0';
 		int status = atoi(msg);
 		const char *text = strchr(msg, ' ');
 		waitpid(pid, NULL, 0);
 		close(out[0]);
 		close(errp[0]);
-		if (h->tty_master >= 0)
-			close(h->tty_master);
-		h->tty_master = -1;
 		ct_error_set(err, CT_ERR_INVALID_ARGUMENT, status, "%s", text ? text + 1 : msg);
 		return -1;
 	}
