@@ -764,32 +764,8 @@ static int read_archive(struct load *l, int fd, struct ct_error *err)
  * unpacker. */
 struct layer_reader {
 	int fd;
-	struct decompressor *dec;
-	struct oci_digest_ctx diff;
+	struct diff_reader r;
 };
-
-static ssize_t store_read(void *ctx, void *buf, size_t len, struct ct_error *err)
-{
-	int fd = *(int *)ctx;
-
-	for (;;) {
-		ssize_t n = read(fd, buf, len);
-		if (n >= 0)
-			return n;
-		if (errno != EINTR)
-			return ct_error_errno(err, CT_ERR_INTERNAL, "reading a stored layer");
-	}
-}
-
-static ssize_t diff_read(void *ctx, void *buf, size_t len, struct ct_error *err)
-{
-	struct layer_reader *r = ctx;
-	ssize_t n = decompressor_read(r->dec, buf, len, err);
-
-	if (n > 0 && oci_digest_update(&r->diff, buf, n, err) < 0)
-		return -1;
-	return n;
-}
 
 /* Checks a layer against its diff_id, unpacking it into its snapshot on the way when
  * that is not there yet. */
@@ -808,14 +784,14 @@ static int load_layer(struct load *l, const struct oci_layer *layer, const char 
 	r.fd = store_blob_open(&l->im->store, layer->desc.digest, err);
 	if (r.fd < 0)
 		return -1;
-	if (decompressor_new(layer->compression, store_read, &r.fd, &r.dec, err) < 0 ||
-	    oci_digest_init(&r.diff, OCI_DIGEST_SHA256, err) < 0)
+	if (decompressor_new(layer->compression, decompress_read_fd, &r.fd, &r.r.dec, err) < 0 ||
+	    oci_digest_init(&r.r.diff, OCI_DIGEST_SHA256, err) < 0)
 		goto out;
 	if (!store_snapshot_exists(&l->im->store, chain_id)) {
 		struct unpack_options opts = {.image = image, .layer = layer->desc.digest};
 		images_unpack_limits(l->im, &opts.max_bytes, &opts.max_entries);
 		if (store_snapshot_begin(&l->im->store, &snap_tmp, &snap_fd, err) < 0 ||
-		    unpack_layer_from_reader(diff_read, &r, snap_fd, &opts, NULL, err) < 0)
+		    unpack_layer_from_reader(diff_reader_read, &r.r, snap_fd, &opts, NULL, err) < 0)
 			goto out;
 	} else {
 		_cleanup_free_ char *buf = malloc(ARCHIVE_CHUNK);
@@ -824,14 +800,14 @@ static int load_layer(struct load *l, const struct oci_layer *layer, const char 
 			ct_error_set(err, CT_ERR_INTERNAL, ENOMEM, "out of memory");
 			goto out;
 		}
-		while ((n = diff_read(&r, buf, ARCHIVE_CHUNK, err)) > 0)
+		while ((n = diff_reader_read(&r.r, buf, ARCHIVE_CHUNK, err)) > 0)
 			;
 		if (n < 0) {
 			ct_error_prefix(err, "layer %s", layer->desc.digest);
 			goto out;
 		}
 	}
-	if (oci_digest_final(&r.diff, got, err) < 0)
+	if (oci_digest_final(&r.r.diff, got, err) < 0)
 		goto out;
 	if (!oci_digest_equal(got, diff_id)) {
 		ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
@@ -856,8 +832,8 @@ static int load_layer(struct load *l, const struct oci_layer *layer, const char 
 out:
 	if (r.fd >= 0)
 		close(r.fd);
-	decompressor_free(r.dec);
-	oci_digest_ctx_free(&r.diff);
+	decompressor_free(r.r.dec);
+	oci_digest_ctx_free(&r.r.diff);
 	if (snap_tmp)
 		store_remove_tree(snap_tmp, NULL);
 	return rc;

@@ -1,9 +1,11 @@
 #include "decompress.h"
 
+#include <errno.h>
 #include <isa-l/igzip_lib.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "util.h"
@@ -103,11 +105,11 @@ static ssize_t read_gzip(struct decompressor *d, void *buf, size_t len, struct c
 		d->in_off = d->in_len - d->gz->avail_in;
 		size_t produced = (uint8_t *)d->gz->next_out - (uint8_t *)buf;
 		if (rc < 0)
-			return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
-					    "corrupt gzip data (%s)",
-					    rc == ISAL_INCORRECT_CHECKSUM ? "checksum mismatch"
-					    : rc == ISAL_INVALID_WRAPPER  ? "bad gzip header"
-									  : "invalid deflate stream");
+			return ct_error_set(
+			    err, CT_ERR_INVALID_ARGUMENT, 0, "corrupt gzip data (%s)",
+			    rc == ISAL_INCORRECT_CHECKSUM ? "checksum mismatch"
+			    : rc == ISAL_INVALID_WRAPPER  ? "bad gzip header"
+							  : "invalid deflate stream");
 		if (d->gz->block_state == ISAL_BLOCK_FINISH)
 			d->member_ended = true;
 		if (produced > 0)
@@ -135,8 +137,8 @@ static ssize_t read_zstd(struct decompressor *d, void *buf, size_t len, struct c
 		size_t rc = ZSTD_decompressStream(d->zs, &out, &in);
 		d->in_off = in.pos;
 		if (ZSTD_isError(rc))
-			return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0, "corrupt zstd data (%s)",
-					    ZSTD_getErrorName(rc));
+			return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
+					    "corrupt zstd data (%s)", ZSTD_getErrorName(rc));
 		d->zstd_hint = rc;
 		if (out.pos > 0)
 			return out.pos;
@@ -160,5 +162,28 @@ ssize_t decompressor_read(void *decompressor, void *buf, size_t len, struct ct_e
 	ssize_t n = d->upstream(d->ctx, buf, len, err);
 	if (n == 0)
 		d->finished = true;
+	return n;
+}
+
+ssize_t decompress_read_fd(void *ctx, void *buf, size_t len, struct ct_error *err)
+{
+	int fd = *(int *)ctx;
+
+	for (;;) {
+		ssize_t n = read(fd, buf, len);
+		if (n >= 0)
+			return n;
+		if (errno != EINTR)
+			return ct_error_errno(err, CT_ERR_INTERNAL, "reading a layer");
+	}
+}
+
+ssize_t diff_reader_read(void *ctx, void *buf, size_t len, struct ct_error *err)
+{
+	struct diff_reader *r = ctx;
+	ssize_t n = decompressor_read(r->dec, buf, len, err);
+
+	if (n > 0 && oci_digest_update(&r->diff, buf, n, err) < 0)
+		return -1;
 	return n;
 }

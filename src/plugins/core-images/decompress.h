@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "oci/digest.h"
 #include "oci/media.h"
 
 typedef ssize_t (*decompress_read_fn)(void *ctx, void *buf, size_t len, struct ct_error *err);
@@ -20,5 +21,18 @@ int decompressor_new(enum oci_compression compression, decompress_read_fn upstre
  * or truncated stream (or the upstream's own error). */
 ssize_t decompressor_read(void *decompressor, void *buf, size_t len, struct ct_error *err);
 void decompressor_free(struct decompressor *d);
+
+/* An upstream reader over a file descriptor (ctx: an int *): a pipe from the
+ * download, or a layer blob in the store. */
+ssize_t decompress_read_fd(void *ctx, void *buf, size_t len, struct ct_error *err);
+
+/* The decompressed stream, hashed on the way: what a layer's diff_id is the
+ * digest of. Readers of it (unpack) see the same bytes. */
+struct diff_reader {
+	struct decompressor *dec;
+	struct oci_digest_ctx diff;
+};
+
+ssize_t diff_reader_read(void *ctx, void *buf, size_t len, struct ct_error *err);
 
 #endif

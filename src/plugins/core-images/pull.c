@@ -70,8 +70,7 @@ struct pull {
 /* The unpack side of one layer: reads the pipe, inflates, hashes, unpacks. */
 struct unpack_side {
 	int fd;
-	struct decompressor *dec;
-	struct oci_digest_ctx diff;
+	struct diff_reader reader;
 	int snap_fd;
 	const char *image, *layer;
 	uint64_t max_bytes, max_entries;
@@ -79,29 +78,6 @@ struct unpack_side {
 	struct ct_error err;
 	int rc;
 };
-
-static ssize_t pipe_read(void *ctx, void *buf, size_t len, struct ct_error *err)
-{
-	int fd = *(int *)ctx;
-
-	for (;;) {
-		ssize_t n = read(fd, buf, len);
-		if (n >= 0)
-			return n;
-		if (errno != EINTR)
-			return ct_error_errno(err, CT_ERR_INTERNAL, "reading the layer stream");
-	}
-}
-
-static ssize_t hashing_read(void *ctx, void *buf, size_t len, struct ct_error *err)
-{
-	struct unpack_side *u = ctx;
-	ssize_t n = decompressor_read(u->dec, buf, len, err);
-
-	if (n > 0 && oci_digest_update(&u->diff, buf, n, err) < 0)
-		return -1;
-	return n;
-}
 
 static void *unpack_thread(void *arg)
 {
@@ -111,12 +87,13 @@ static void *unpack_thread(void *arg)
 				      .max_bytes = u->max_bytes,
 				      .max_entries = u->max_entries};
 
-	u->rc = oci_digest_init(&u->diff, OCI_DIGEST_SHA256, &u->err);
+	u->rc = oci_digest_init(&u->reader.diff, OCI_DIGEST_SHA256, &u->err);
 	if (u->rc == 0)
-		u->rc = unpack_layer_from_reader(hashing_read, u, u->snap_fd, &opts, NULL, &u->err);
+		u->rc = unpack_layer_from_reader(diff_reader_read, &u->reader, u->snap_fd, &opts,
+						 NULL, &u->err);
 	if (u->rc == 0)
-		u->rc = oci_digest_final(&u->diff, u->diff_id, &u->err);
-	oci_digest_ctx_free(&u->diff);
+		u->rc = oci_digest_final(&u->reader.diff, u->diff_id, &u->err);
+	oci_digest_ctx_free(&u->reader.diff);
 	/* Closing our end makes a writer still pushing bytes fail at once (EPIPE)
 	 * instead of blocking on a reader that stopped. */
 	close(u->fd);
@@ -147,7 +124,8 @@ static int sink_write(void *ctx, const void *data, size_t len, struct ct_error *
 				if (errno == EINTR)
 					continue;
 				/* The unpacker stopped; its error is the one to report. */
-				return ct_error_set(err, CT_ERR_INTERNAL, EPIPE, "unpacking stopped");
+				return ct_error_set(err, CT_ERR_INTERNAL, EPIPE,
+						    "unpacking stopped");
 			}
 			off += w;
 		}
@@ -222,7 +200,8 @@ static int pull_layer_once(struct pull *p, struct layer_task *t, struct ct_error
 		fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
 		u.fd = fds[0];
 		sink.pipe_fd = fds[1];
-		if (decompressor_new(t->layer->compression, pipe_read, &u.fd, &u.dec, err) < 0)
+		if (decompressor_new(t->layer->compression, decompress_read_fd, &u.fd,
+				     &u.reader.dec, err) < 0)
 			goto out;
 		if (pthread_create(&thread, NULL, unpack_thread, &u) != 0) {
 			ct_error_set(err, CT_ERR_INTERNAL, 0, "starting an unpack thread");
@@ -253,9 +232,10 @@ static int pull_layer_once(struct pull *p, struct layer_task *t, struct ct_error
 			ct_error_move(err, &u.err);
 			rc = -1;
 		} else if (rc == 0 && !oci_digest_equal(u.diff_id, t->diff_id)) {
-			rc = ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
-					  "layer %s unpacks to diff_id %s but the image config says %s",
-					  d->digest, u.diff_id, t->diff_id);
+			rc = ct_error_set(
+			    err, CT_ERR_INVALID_ARGUMENT, 0,
+			    "layer %s unpacks to diff_id %s but the image config says %s",
+			    d->digest, u.diff_id, t->diff_id);
 		}
 	}
 	if (rc < 0)
@@ -287,7 +267,7 @@ out:
 		close(u.fd);
 	if (u.snap_fd >= 0)
 		close(u.snap_fd);
-	decompressor_free(u.dec);
+	decompressor_free(u.reader.dec);
 	ct_error_clear(&u.err);
 	if (sink.ingest)
 		ingest_abort(&ingest);
@@ -346,14 +326,14 @@ static json_t *progress_locked(struct pull *p, const char *status)
 	for (size_t i = 0; i < p->n_tasks; i++) {
 		struct layer_task *t = &p->tasks[i];
 		int64_t cur = t->status == LAYER_EXISTS || t->status == LAYER_DONE
-				      ? t->layer->desc.size
-				      : t->current;
+				  ? t->layer->desc.size
+				  : t->current;
 		total += t->layer->desc.size;
 		current += cur;
-		json_array_append_new(layers,
-				      json_pack("{s:s, s:I, s:I, s:s}", "digest", t->layer->desc.digest,
-						"size", (json_int_t)t->layer->desc.size, "current",
-						(json_int_t)cur, "status", layer_status_names[t->status]));
+		json_array_append_new(
+		    layers, json_pack("{s:s, s:I, s:I, s:s}", "digest", t->layer->desc.digest,
+				      "size", (json_int_t)t->layer->desc.size, "current",
+				      (json_int_t)cur, "status", layer_status_names[t->status]));
 	}
 	return json_pack("{s:s, s:s, s:o, s:I, s:I}", "status", status, "reference", p->name,
 			 "layers", layers, "total", (json_int_t)total, "current",
@@ -428,7 +408,8 @@ static int mem_write(void *ctx, const void *data, size_t len, struct ct_error *e
 	struct mem_sink *m = ctx;
 
 	if (m->len + len > m->cap)
-		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0, "document larger than declared");
+		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
+				    "document larger than declared");
 	memcpy(m->buf + m->len, data, len);
 	m->len += len;
 	return 0;
@@ -450,7 +431,8 @@ static int fetch_config(struct pull *p, const struct oci_descriptor *d, char **b
 	struct mem_sink m = {.buf = malloc(d->size + 1), .cap = d->size};
 	if (!m.buf)
 		return ct_error_set(err, CT_ERR_INTERNAL, ENOMEM, "out of memory");
-	if (registry_get_blob(p->rc, p->repo, d->digest, d->size, mem_write, mem_restart, &m, err) < 0 ||
+	if (registry_get_blob(p->rc, p->repo, d->digest, d->size, mem_write, mem_restart, &m, err) <
+		0 ||
 	    store_blob_write(&p->im->store, m.buf, m.len, d->digest, NULL, err) < 0) {
 		free(m.buf);
 		return ct_error_prefix(err, "config %s", d->digest);
@@ -472,7 +454,8 @@ static int parse_request(struct images *im, json_t *body, struct oci_ref *ref,
 	if (ct_json_get_string(body, "reference", true, &input, "request body", err) < 0 ||
 	    ct_json_get_string(body, "platform", false, &plat, "request body", err) < 0 ||
 	    ct_json_get_string(body, "scheme", false, &scheme, "request body", err) < 0 ||
-	    ct_json_get_int(body, "maxConcurrentDownloads", false, &conc, "request body", err) < 0 ||
+	    ct_json_get_int(body, "maxConcurrentDownloads", false, &conc, "request body", err) <
+		0 ||
 	    ct_json_get_object(body, "auth", false, &auth_obj, "request body", err) < 0)
 		return -1;
 	if (conc < 1 || conc > 32)
@@ -484,12 +467,12 @@ static int parse_request(struct images *im, json_t *body, struct oci_ref *ref,
 		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
 				    "--scheme must be http, https or auto, not \"%s\"", scheme);
 	ropts->scheme = scheme;
-	if (auth_obj && (ct_json_get_string(auth_obj, "username", false, &auth->username, "auth",
-					    err) < 0 ||
-			 ct_json_get_string(auth_obj, "password", false, &auth->password, "auth",
-					    err) < 0))
+	if (auth_obj &&
+	    (ct_json_get_string(auth_obj, "username", false, &auth->username, "auth", err) < 0 ||
+	     ct_json_get_string(auth_obj, "password", false, &auth->password, "auth", err) < 0))
 		return -1;
-	if (plat ? oci_platform_parse(plat, platform, err) < 0 : oci_platform_host(platform, err) < 0)
+	if (plat ? oci_platform_parse(plat, platform, err) < 0
+		 : oci_platform_host(platform, err) < 0)
 		return -1;
 	return images_parse_ref(im, input, ref, err);
 }
@@ -542,8 +525,8 @@ static int do_pull(struct pull *p, struct ct_error *err)
 			return -1;
 		if ((int64_t)man_len != desc->size)
 			return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
-					    "manifest %s is %zu bytes; the index says %lld", desc->digest,
-					    man_len, (long long)desc->size);
+					    "manifest %s is %zu bytes; the index says %lld",
+					    desc->digest, man_len, (long long)desc->size);
 	} else {
 		man = move_ptr(top);
 		man_len = top_len;
@@ -558,15 +541,17 @@ static int do_pull(struct pull *p, struct ct_error *err)
 	size_t config_len;
 	if (oci_manifest_parse(man, man_len, man_type, manifest, err) < 0 ||
 	    fetch_config(p, &manifest->config, &config_text, &config_len, err) < 0 ||
-	    oci_config_parse(config_text, config_len, manifest->config.media_type, config, err) < 0 ||
+	    oci_config_parse(config_text, config_len, manifest->config.media_type, config, err) <
+		0 ||
 	    oci_manifest_check_config(manifest, config, err) < 0)
 		return -1;
 	for (size_t i = 0; i < manifest->n_layers; i++)
 		if (manifest->layers[i].nondistributable)
-			return ct_error_set(err, CT_ERR_UNSUPPORTED, 0,
-					    "layer %s is a foreign (non-distributable) layer; those "
-					    "are not supported",
-					    manifest->layers[i].desc.digest);
+			return ct_error_set(
+			    err, CT_ERR_UNSUPPORTED, 0,
+			    "layer %s is a foreign (non-distributable) layer; those "
+			    "are not supported",
+			    manifest->layers[i].desc.digest);
 
 	p->n_tasks = manifest->n_layers;
 	p->tasks = xcalloc(p->n_tasks ? p->n_tasks : 1, sizeof(*p->tasks));
