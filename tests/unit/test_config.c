@@ -38,7 +38,11 @@ static void test_defs(void **state)
 	size_t n = 0;
 	const struct ct_property_def *defs = ct_property_defs(&n);
 
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 5);
+	assert_string_equal(defs[3].key, "image.unpack.maxBytes");
+	assert_string_equal(defs[3].default_value, "68719476736");
+	assert_string_equal(defs[4].key, "image.unpack.maxEntries");
+	assert_string_equal(defs[4].default_value, "2097152");
 	assert_string_equal(defs[0].key, "dns.domain");
 	assert_string_equal(defs[0].default_value, "test");
 	assert_string_equal(defs[1].key, "network.subnet");
@@ -56,6 +60,12 @@ static void test_defs(void **state)
 	assert_null(ct_property_find("dns"));
 	assert_null(ct_property_find("DNS.DOMAIN"));
 	assert_null(ct_property_find(""));
+	/* The limits take positive whole numbers only. */
+	assert_int_equal(ct_property_validate("image.unpack.maxEntries", "0", &err), -1);
+	ct_error_clear(&err);
+	assert_int_equal(ct_property_validate("image.unpack.maxBytes", "-5", &err), -1);
+	ct_error_clear(&err);
+	assert_int_equal(ct_property_validate("image.unpack.maxBytes", "12x", &err), -1);
 }
 
 struct value_case {
