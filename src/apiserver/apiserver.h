@@ -33,6 +33,10 @@ void routes_system_register(struct apiserver *api);
 void routes_plugin_register(struct apiserver *api);
 void routes_property_register(struct apiserver *api);
 void routes_container_register(struct apiserver *api);
+/* Stops every running container (stop signal, SIGKILL after timeout seconds);
+ * done(data) when all have stopped. */
+void containers_stop_all(struct apiserver *api, int64_t timeout, void (*done)(void *data),
+			 void *data);
 
 /* Begins an orderly shutdown: stop accepting, stop plugins, then quit the loop. */
 void apiserver_shutdown(struct apiserver *api, const char *why);

@@ -756,3 +756,56 @@ void routes_container_register(struct apiserver *api)
 	ct_server_route(api->server, "container.logs", route_logs, api);
 	ct_server_route(api->server, "container.prune", route_prune, api);
 }
+
+struct stop_all {
+	size_t pending;
+	void (*done)(void *data);
+	void *data;
+};
+
+static void stop_all_one(json_t *body, int *fds, size_t nfds, const struct ct_error *e,
+			 void *data)
+{
+	struct stop_all *s = data;
+
+	ct_close_fds(fds, nfds);
+	if (--s->pending == 0) {
+		s->done(s->data);
+		free(s);
+	}
+}
+
+static const struct async_call_handlers stop_all_handlers = {.done = stop_all_one};
+
+void containers_stop_all(struct apiserver *api, int64_t timeout, void (*done)(void *data),
+			 void *data)
+{
+	struct stop_all *s = xcalloc(1, sizeof(*s));
+	struct container_record *all = NULL;
+	size_t n = 0;
+
+	s->done = done;
+	s->data = data;
+	s->pending = 1; /* ours, released below: done runs once, after the last */
+	if (container_db_list(api->db, &all, &n, NULL) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			_cleanup_json_ json_t *state = read_state(api, all[i].id);
+			const char *status = json_string_value(json_object_get(state, "status"));
+			if (!status || strcmp(status, "running") != 0)
+				continue;
+			_cleanup_free_ char *cfg = xasprintf("%s/containers/%s/config.json",
+							     api->paths.app_root, all[i].id);
+			_cleanup_json_ json_t *spec = json_load_file(cfg, 0, NULL);
+			_cleanup_free_ char *sock = helper_socket(api, all[i].id);
+			_cleanup_json_ json_t *q = json_pack("{s:i, s:I}", "signal",
+							     spec_stop_signal(spec), "timeout",
+							     (json_int_t)timeout);
+			log_info("stopping container %s", all[i].name);
+			s->pending++;
+			async_call(api->loop, sock, "a container's runtime helper", "stop", q, NULL, 0,
+				   &stop_all_handlers, s);
+		}
+		container_records_free(all, n);
+	}
+	stop_all_one(NULL, NULL, 0, NULL, s);
+}

@@ -45,12 +45,23 @@ static void route_status(struct ct_request *req, void *data)
 	ct_request_reply(req, body, NULL, 0);
 }
 
+static void containers_stopped(void *data)
+{
+	apiserver_shutdown(data, "system.stop request");
+}
+
+/* `system stop` stops the running containers first (their stop signal, then
+ * SIGKILL after the grace time), then the API server and its plugins. A plain
+ * SIGTERM of the API server leaves containers running: they outlive it by
+ * design, for restarts and upgrades. */
 static void route_stop(struct ct_request *req, void *data)
 {
 	struct apiserver *api = data;
+	int64_t timeout = 10;
 
+	ct_json_get_int(ct_request_body(req), "timeout", false, &timeout, "request body", NULL);
 	ct_request_reply(req, json_pack("{s:b, s:i}", "stopping", 1, "pid", (int)getpid()), NULL, 0);
-	apiserver_shutdown(api, "system.stop request");
+	containers_stop_all(api, timeout, containers_stopped, api);
 }
 
 void routes_system_register(struct apiserver *api)

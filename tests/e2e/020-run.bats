@@ -240,3 +240,20 @@ setup() {
 	run_ct 125 run --rm --network bridge0 busybox true
 	assert_output_contains "only none and host"
 }
+
+@test "system stop stops the running containers first; a SIGTERM'ed API server leaves them running" {
+	run_ct run -d --name keeps busybox sleep 100
+	local helper
+	helper=$("$CT" inspect keeps | jq -r '.[0].state.helperPid')
+	kill -TERM "$(apiserver_pid)"
+	wait_for 10 bash -c "[ ! -e '$PIDFILE' ]"
+	kill -0 "$helper"
+	start_system
+	run_ct list
+	assert_output_contains keeps
+	run_ct system stop
+	! kill -0 "$helper" 2>/dev/null
+	start_system
+	run_ct list -a
+	assert_output_contains "stopped (137)"
+}

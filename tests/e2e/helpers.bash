@@ -51,6 +51,19 @@ teardown() {
 			fi
 		fi
 	fi
+	# Containers the test left running (when the API server could not stop
+	# them): their init, by the pid their helper recorded, takes the whole pid
+	# namespace with it.
+	local state
+	for state in "$CONTAINER_APP_ROOT"/containers/*/state.json; do
+		[ -f "$state" ] || continue
+		if [ "$(jq -r .status "$state" 2>/dev/null)" = running ]; then
+			pid=$(jq -r .pid "$state")
+			[ "$pid" -gt 1 ] 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
+	# The parent cgroup folders our containers used, when empty.
+	rmdir /sys/fs/cgroup/*/container /sys/fs/cgroup/container 2>/dev/null || true
 	# Plugins get SIGTERM when the API server dies (PR_SET_PDEATHSIG); give them
 	# a moment, then make sure none that this test started is left.
 	for pid in ${STARTED_PIDS:-}; do
