@@ -129,6 +129,8 @@ static int mark_all(struct images *im, struct mark_set *blobs, struct mark_set *
 int images_gc(struct images *im, int64_t *freed_bytes, size_t *removed, struct ct_error *err)
 {
 	struct mark_set blobs = {0}, snapshots = {0};
+	_cleanup_closedir_ DIR *d = NULL, *s = NULL;
+	struct dirent *de;
 	int64_t freed = 0;
 	size_t count = 0;
 	int rc = -1;
@@ -137,8 +139,7 @@ int images_gc(struct images *im, int64_t *freed_bytes, size_t *removed, struct c
 	if (mark_all(im, &blobs, &snapshots, err) < 0)
 		goto out;
 
-	_cleanup_closedir_ DIR *d = opendir(im->store.blobs);
-	struct dirent *de;
+	d = opendir(im->store.blobs);
 	while (d && (de = readdir(d))) {
 		if (de->d_name[0] == '.' || marked(&blobs, de->d_name))
 			continue;
@@ -150,7 +151,7 @@ int images_gc(struct images *im, int64_t *freed_bytes, size_t *removed, struct c
 			log_debug("gc: removed blob sha256:%s", de->d_name);
 		}
 	}
-	_cleanup_closedir_ DIR *s = opendir(im->store.snapshots);
+	s = opendir(im->store.snapshots);
 	while (s && (de = readdir(s))) {
 		if (de->d_name[0] == '.' || marked(&snapshots, de->d_name))
 			continue;
