@@ -13,13 +13,14 @@ int main(int argc, char **argv)
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	struct ct_service svc;
 	struct images im = {.svc = &svc};
+	_cleanup_free_ char *db_path = NULL;
 	int rc = 1;
 
 	if (ct_service_init(&svc, "container-core-images", argc, argv, &err) < 0) {
 		fprintf(stderr, "container-core-images: %s\n", ct_error_message(&err));
 		goto out;
 	}
-	_cleanup_free_ char *db_path = ct_paths_state_db(&svc.paths);
+	db_path = ct_paths_state_db(&svc.paths);
 	if (store_open(&im.store, svc.paths.app_root, &err) < 0 ||
 	    image_db_open(db_path, &im.db, &err) < 0) {
 		log_error("%s", ct_error_message(&err));

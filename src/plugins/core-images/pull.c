@@ -484,7 +484,7 @@ static int do_pull(struct pull *p, struct ct_error *err)
 	_cleanup_platform_ struct oci_platform platform = {0};
 	struct registry_options ropts = {0};
 	struct registry_auth auth = {0};
-	int concurrency;
+	int concurrency = 3;
 	struct oci_ref ref = {0};
 
 	if (parse_request(im, body, &ref, &platform, &ropts, &auth, &concurrency, err) < 0) {
