@@ -32,7 +32,8 @@ struct waiter {
 
 struct plugin_instance {
 	struct supervisor *sup;
-	char *label;
+	char *label;	     /* name, or name.instance */
+	char **extra_args;   /* after the manifest's defaultArguments */
 	struct ct_plugin_manifest manifest;
 	char *socket_path;
 	int listen_fd;
@@ -120,6 +121,7 @@ static void instance_free(struct plugin_instance *inst)
 		free(w);
 	}
 	ct_plugin_manifest_free(&inst->manifest);
+	cleanup_strvp(&inst->extra_args);
 	free(inst->socket_path);
 	free(inst->label);
 	free(inst);
@@ -291,6 +293,8 @@ static void instance_spawn(struct plugin_instance *inst)
 
 	for (char **a = m->default_args; a && *a; a++)
 		nargs++;
+	for (char **a = inst->extra_args; a && *a; a++)
+		nargs++;
 	_cleanup_free_ char **argv = xcalloc(nargs + 8, sizeof(char *));
 	argv[i++] = m->binary;
 	argv[i++] = "start";
@@ -303,6 +307,8 @@ static void instance_spawn(struct plugin_instance *inst)
 	if (api->debug)
 		argv[i++] = "--debug";
 	for (char **a = m->default_args; a && *a; a++)
+		argv[i++] = *a;
+	for (char **a = inst->extra_args; a && *a; a++)
 		argv[i++] = *a;
 	argv[i] = NULL;
 
@@ -356,14 +362,30 @@ static void instance_spawn(struct plugin_instance *inst)
 struct plugin_instance *supervisor_load(struct supervisor *sup, const char *name,
 					struct ct_error *err)
 {
-	struct plugin_instance *inst = supervisor_find(sup, name);
+	return supervisor_load_instance(sup, name, NULL, NULL, err);
+}
+
+struct plugin_instance *supervisor_load_instance(struct supervisor *sup, const char *name,
+						 const char *instance, char *const *args,
+						 struct ct_error *err)
+{
+	_cleanup_free_ char *label = instance ? xasprintf("%s.%s", name, instance) : xstrdup(name);
+	struct plugin_instance *inst = supervisor_find(sup, label);
 	const struct ct_plugin_manifest *m;
+
+	if (instance && !ct_plugin_name_valid(instance)) {
+		ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
+			     "instance name \"%s\" must be lowercase letters, digits, '-', '_' or "
+			     "'.'",
+			     instance);
+		return NULL;
+	}
 
 	if (inst && (inst->state == PLUGIN_RUNNING || inst->state == PLUGIN_RESTARTING))
 		return inst;
 	if (inst && inst->state == PLUGIN_STOPPING) {
 		ct_error_set(err, CT_ERR_CONFLICT, 0, "plugin %s is stopping; try again when it has",
-			     name);
+			     label);
 		return NULL;
 	}
 	m = ct_plugin_list_find(&sup->manifests, name);
@@ -391,11 +413,21 @@ struct plugin_instance *supervisor_load(struct supervisor *sup, const char *name
 			return NULL;
 		inst = xcalloc(1, sizeof(*inst));
 		inst->sup = sup;
-		inst->label = xstrdup(name);
+		inst->label = xstrdup(label);
 		inst->listen_fd = -1;
-		inst->socket_path = xasprintf("%s/%s.sock", dir, name);
+		inst->socket_path = xasprintf("%s/%s.sock", dir, label);
 		inst->next = sup->instances;
 		sup->instances = inst;
+	}
+	/* The arguments of this load replace those of an earlier one. */
+	if (args) {
+		size_t n = 0;
+		while (args[n])
+			n++;
+		cleanup_strvp(&inst->extra_args);
+		inst->extra_args = xcalloc(n + 1, sizeof(char *));
+		for (size_t k = 0; k < n; k++)
+			inst->extra_args[k] = xstrdup(args[k]);
 	}
 	/* A fresh copy of the manifest, so a plugin updated on disk is started as it
 	 * is now. */
@@ -415,7 +447,7 @@ struct plugin_instance *supervisor_load(struct supervisor *sup, const char *name
 	inst->failures = 0;
 	instance_spawn(inst);
 	if (inst->state != PLUGIN_RUNNING) {
-		ct_error_set(err, CT_ERR_INTERNAL, 0, "starting plugin %s: %s", name, inst->last_exit);
+		ct_error_set(err, CT_ERR_INTERNAL, 0, "starting plugin %s: %s", label, inst->last_exit);
 		return NULL;
 	}
 	return inst;
@@ -503,7 +535,23 @@ const char *supervisor_route_owner(struct supervisor *sup, const char *route)
 
 json_t *supervisor_describe(struct supervisor *sup, const struct ct_plugin_manifest *m)
 {
-	struct plugin_instance *inst = supervisor_find(sup, m->name);
+	return supervisor_describe_instance(sup, m, supervisor_find(sup, m->name));
+}
+
+json_t *supervisor_describe_instances(struct supervisor *sup, const struct ct_plugin_manifest *m)
+{
+	json_t *out = json_array();
+	size_t len = strlen(m->name);
+
+	for (struct plugin_instance *i = sup->instances; i; i = i->next)
+		if (strncmp(i->label, m->name, len) == 0 && i->label[len] == '.')
+			json_array_append_new(out, supervisor_describe_instance(sup, m, i));
+	return out;
+}
+
+json_t *supervisor_describe_instance(struct supervisor *sup, const struct ct_plugin_manifest *m,
+				     struct plugin_instance *inst)
+{
 	json_t *services = json_array();
 	json_t *types = json_array();
 
@@ -519,7 +567,7 @@ json_t *supervisor_describe(struct supervisor *sup, const struct ct_plugin_manif
 	const char *state = m->is_service ? plugin_state_name(inst ? inst->state : PLUGIN_STOPPED)
 					  : "cli";
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:s, s:i, s:i, s:s, s:s*}",
-			 "name", m->name, "kind", m->is_service ? "service" : "cli", "abstract",
+			 "name", inst ? inst->label : m->name, "kind", m->is_service ? "service" : "cli", "abstract",
 			 m->abstract, "version", m->version, "author", m->author, "path", m->dir,
 			 "types", types, "services", services, "loadAtBoot", m->load_at_boot,
 			 "state", state, "pid", inst ? (int)inst->pid : 0, "restarts",

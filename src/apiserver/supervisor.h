@@ -40,6 +40,12 @@ struct plugin_instance *supervisor_find(struct supervisor *sup, const char *labe
 /* Starts the plugin (label = name) unless running; a failed one is started afresh. */
 struct plugin_instance *supervisor_load(struct supervisor *sup, const char *name,
 					struct ct_error *err);
+/* Another instance of a plugin, labelled name.instance, with its own socket
+ * and args after the manifest's defaultArguments (one network plugin per
+ * network, say). instance NULL is supervisor_load. */
+struct plugin_instance *supervisor_load_instance(struct supervisor *sup, const char *name,
+						 const char *instance, char *const *args,
+						 struct ct_error *err);
 /* Stops it; done(data) runs once it has exited (at once when not running). */
 void supervisor_unload(struct supervisor *sup, struct plugin_instance *inst, plugin_stopped_fn done,
 		       void *data);
@@ -59,5 +65,9 @@ const char *plugin_state_name(enum plugin_state state);
 /* {name, kind, abstract, version, author, path, services, loadAtBoot, state, pid,
  *  restarts, lastExit, socket} for a manifest (instance may be NULL). */
 json_t *supervisor_describe(struct supervisor *sup, const struct ct_plugin_manifest *m);
+json_t *supervisor_describe_instance(struct supervisor *sup, const struct ct_plugin_manifest *m,
+				     struct plugin_instance *inst);
+/* The instances other than the base one (labels name.instance). */
+json_t *supervisor_describe_instances(struct supervisor *sup, const struct ct_plugin_manifest *m);
 
 #endif

@@ -13,7 +13,8 @@ static void help(FILE *out)
 		     "\n"
 		     "  list [--format json|table] [-q]  Plugins found, their kind and state\n"
 		     "  get NAME                         One plugin, as JSON\n"
-		     "  load NAME                        Start a service plugin\n"
+		     "  load NAME [--instance ID [ARG...]]  Start a service plugin (or another\n"
+		     "                                   instance of it, labelled NAME.ID)\n"
 		     "  unload NAME                      Stop a service plugin\n"
 		     "  restart NAME                     Stop and start it (also clears \"failed\")\n");
 }
@@ -103,6 +104,19 @@ int cmd_plugin(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "ls") == 0)
 		return list(argc - 1, argv + 1);
+	if (strcmp(argv[1], "load") == 0 && argc > 3) {
+		/* plugin load NAME --instance ID [ARG...]: another process of NAME. */
+		if (argc < 5 || strcmp(argv[3], "--instance") != 0)
+			return cli_usage_error("plugin", "plugin load NAME [--instance ID [ARG...]]");
+		_cleanup_json_ json_t *body = json_pack("{s:s, s:s, s:[]}", "name", argv[2], "instance",
+							argv[4], "args");
+		for (int i = 5; i < argc; i++)
+			json_array_append_new(json_object_get(body, "args"), json_string(argv[i]));
+		if (cli_call("plugin.load", body, &reply, &err) < 0)
+			return cli_fail(&err);
+		printf("%s: %s\n", str(reply, "name"), str(reply, "state"));
+		return 0;
+	}
 	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
 		if (strcmp(argv[1], named[i]) != 0)
 			continue;
@@ -115,7 +129,7 @@ int cmd_plugin(int argc, char **argv)
 		if (strcmp(named[i], "get") == 0)
 			cli_print_json(reply);
 		else
-			printf("%s: %s\n", argv[2], str(reply, "state"));
+			printf("%s: %s\n", str(reply, "name"), str(reply, "state"));
 		return 0;
 	}
 	return cli_usage_error("plugin", "unknown command \"plugin %s\"", argv[1]);

@@ -202,3 +202,30 @@ SH
 	STARTED_PIDS="$STARTED_PIDS $(plugin_field sample-boot pid)"
 	run_call sample.echo '{}'
 }
+
+@test "instances of a plugin: labelled name.instance, own socket and arguments, own supervision" {
+	make_service_plugin sample-one
+	start_system
+	run_ct plugin load sample-one --instance blue --some-flag
+	assert_output_contains "sample-one.blue: running"
+	run_ct plugin load sample-one --instance green
+	run_ct plugin list --format json
+	local blue green
+	blue=$(jq -r '.[] | select(.name == "sample-one.blue") | .pid' <<<"$output")
+	green=$(jq -r '.[] | select(.name == "sample-one.green") | .pid' <<<"$output")
+	STARTED_PIDS="$STARTED_PIDS $blue $green"
+	[ "$blue" != "$green" ]
+	[ -S "$CONTAINER_RUN_ROOT/plugins/sample-one.blue.sock" ]
+	grep -q -- --some-flag "/proc/$blue/cmdline"
+	! grep -q -- --some-flag "/proc/$green/cmdline"
+	# Each is supervised on its own: a killed one comes back, the other is untouched.
+	kill -KILL "$blue"
+	wait_for 5 bash -c "'$CT' plugin list --format json | jq -e '.[] | select(.name == \"sample-one.blue\") | .state == \"running\" and .pid != $blue'"
+	STARTED_PIDS="$STARTED_PIDS $("$CT" plugin get sample-one.blue | jq -r .pid)"
+	kill -0 "$green"
+	grep -q -- --some-flag "/proc/$("$CT" plugin get sample-one.blue | jq -r .pid)/cmdline"
+	run_ct plugin unload sample-one.green
+	! kill -0 "$green" 2>/dev/null
+	run_ct 125 plugin load sample-one --instance 'Bad Name'
+	assert_output_contains "instance name"
+}
