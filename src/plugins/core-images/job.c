@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -177,4 +178,37 @@ void job_start(struct ct_loop *loop, struct ct_request *req, job_fn fn, void *da
 		ct_request_error(req, CT_ERR_INTERNAL, "starting a worker thread: %s", strerror(rc));
 		job_free(job);
 	}
+}
+
+int job_run_workers(struct job *job, size_t n, void *(*worker)(void *), void *arg,
+		    const struct job_pool *pool, struct ct_error *err)
+{
+	pthread_t *threads = xcalloc(n ? n : 1, sizeof(pthread_t));
+	size_t started = 0;
+
+	pthread_mutex_lock(pool->lock);
+	for (size_t i = 0; i < n; i++) {
+		if (pthread_create(&threads[i], NULL, worker, arg) != 0)
+			break;
+		started++;
+		(*pool->running)++;
+	}
+	while (*pool->running > 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(pool->changed, pool->lock, &ts);
+		job_progress(job, pool->progress(arg));
+	}
+	pthread_mutex_unlock(pool->lock);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+	if (started == 0 && n > 0)
+		return ct_error_set(err, CT_ERR_INTERNAL, 0, "could not start worker threads");
+	return 0;
 }

@@ -6,6 +6,7 @@
 #define CONTAINER_JOB_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "error.h"
@@ -27,5 +28,19 @@ void *job_data(struct job *job);
 int job_take_fd(struct job *job, size_t index);
 /* Thread-safe; takes progress. */
 void job_progress(struct job *job, json_t *progress);
+
+/* A pool of worker threads inside a job, with progress every 100 ms: starts n
+ * threads of worker(arg); each must decrement *running under lock and signal
+ * changed when it is done. Meanwhile progress(arg), called with lock held,
+ * is posted. Returns when all are done; -1 when no thread could start. */
+struct job_pool {
+	pthread_mutex_t *lock;
+	pthread_cond_t *changed;
+	size_t *running;
+	json_t *(*progress)(void *arg);
+};
+
+int job_run_workers(struct job *job, size_t n, void *(*worker)(void *), void *arg,
+		    const struct job_pool *pool, struct ct_error *err);
 
 #endif

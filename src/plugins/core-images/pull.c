@@ -340,10 +340,14 @@ static json_t *progress_locked(struct pull *p, const char *status)
 			 (json_int_t)current);
 }
 
+static json_t *pull_progress(void *arg)
+{
+	return progress_locked(arg, "downloading");
+}
+
 static int pull_layers(struct pull *p, int concurrency, struct ct_error *err)
 {
-	_cleanup_free_ pthread_t *threads = NULL;
-	size_t todo = 0, started = 0;
+	size_t todo = 0;
 
 	for (size_t i = 0; i < p->n_tasks; i++)
 		if (p->tasks[i].status != LAYER_EXISTS)
@@ -352,30 +356,9 @@ static int pull_layers(struct pull *p, int concurrency, struct ct_error *err)
 		concurrency = 1;
 	if ((size_t)concurrency > todo)
 		concurrency = todo;
-	threads = xcalloc(concurrency ? concurrency : 1, sizeof(pthread_t));
-	pthread_mutex_lock(&p->lock);
-	for (int i = 0; i < concurrency; i++) {
-		if (pthread_create(&threads[i], NULL, layer_worker, p) != 0)
-			break;
-		started++;
-		p->running++;
-	}
-	while (p->running > 0) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&p->changed, &p->lock, &ts);
-		job_progress(p->job, progress_locked(p, "downloading"));
-	}
-	pthread_mutex_unlock(&p->lock);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
-	if (started == 0 && concurrency > 0)
-		return ct_error_set(err, CT_ERR_INTERNAL, 0, "could not start download threads");
+	const struct job_pool pool = {&p->lock, &p->changed, &p->running, pull_progress};
+	if (job_run_workers(p->job, concurrency, layer_worker, p, &pool, err) < 0)
+		return -1;
 	for (size_t i = 0; i < p->n_tasks; i++)
 		if (p->tasks[i].status == LAYER_FAILED) {
 			ct_error_move(err, &p->tasks[i].err);

@@ -475,35 +475,18 @@ static json_t *progress_locked(struct push *p, const char *status)
 			 (json_int_t)current);
 }
 
+static json_t *push_progress(void *arg)
+{
+	return progress_locked(arg, "pushing");
+}
+
 static int push_blobs(struct push *p, struct ct_error *err)
 {
-	pthread_t threads[PUSH_CONCURRENCY];
 	size_t want = p->n_tasks < PUSH_CONCURRENCY ? p->n_tasks : PUSH_CONCURRENCY;
-	size_t started = 0;
+	const struct job_pool pool = {&p->lock, &p->changed, &p->running, push_progress};
 
-	pthread_mutex_lock(&p->lock);
-	for (size_t i = 0; i < want; i++) {
-		if (pthread_create(&threads[i], NULL, blob_worker, p) != 0)
-			break;
-		started++;
-		p->running++;
-	}
-	while (p->running > 0) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&p->changed, &p->lock, &ts);
-		job_progress(p->job, progress_locked(p, "pushing"));
-	}
-	pthread_mutex_unlock(&p->lock);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
-	if (started == 0 && want > 0)
-		return ct_error_set(err, CT_ERR_INTERNAL, 0, "could not start upload threads");
+	if (job_run_workers(p->job, want, blob_worker, p, &pool, err) < 0)
+		return -1;
 	for (size_t i = 0; i < p->n_tasks; i++)
 		if (p->tasks[i].status == BLOB_FAILED) {
 			ct_error_move(err, &p->tasks[i].err);
