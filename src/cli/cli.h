@@ -45,6 +45,8 @@ enum cli_format {
 };
 int cli_parse_format(const char *value, enum cli_format *out);
 void cli_print_json(json_t *j);
+/* A string field, or "" when absent or not a string: for printing. */
+const char *cli_str(json_t *obj, const char *key);
 
 /* A table: columns sized to their widest cell, as docker prints them. */
 struct cli_table;

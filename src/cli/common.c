@@ -151,3 +151,10 @@ void cli_table_free(struct cli_table *t)
 	free(t->cells);
 	free(t);
 }
+
+const char *cli_str(json_t *obj, const char *key)
+{
+	const char *v = json_string_value(json_object_get(obj, key));
+
+	return v ? v : "";
+}

@@ -15,12 +15,6 @@
 #include "json_util.h"
 #include "util.h"
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-	return v ? v : "";
-}
-
 /* Runs route for each container named in argv[first..], printing the name
  * given; the exit status is the last failure's. */
 static int for_each(int argc, char **argv, int first, const char *route, json_t *extra,
@@ -58,7 +52,7 @@ static char **all_ids(bool running_only)
 	json_t *items = json_object_get(reply, "containers");
 	char **ids = xcalloc(json_array_size(items) + 1, sizeof(char *));
 	json_array_foreach (items, i, c)
-		ids[i] = xstrdup(str(c, "id"));
+		ids[i] = xstrdup(cli_str(c, "id"));
 	return ids;
 }
 
@@ -230,7 +224,7 @@ int cmd_list(int argc, char **argv)
 	}
 	if (quiet) {
 		json_array_foreach (items, i, ct)
-			printf("%.12s\n", str(ct, "id"));
+			printf("%.12s\n", cli_str(ct, "id"));
 		return 0;
 	}
 	static const char *const headers[] = {"ID", "NAME", "IMAGE", "OS", "ARCH", "STATE", "ADDR"};
@@ -238,15 +232,15 @@ int cmd_list(int argc, char **argv)
 	json_array_foreach (items, i, ct) {
 		json_t *st = json_object_get(ct, "state");
 		char id[16], state[64];
-		snprintf(id, sizeof(id), "%.12s", str(ct, "id"));
-		const char *status = str(st, "status");
+		snprintf(id, sizeof(id), "%.12s", cli_str(ct, "id"));
+		const char *status = cli_str(st, "status");
 		if (strcmp(status, "stopped") == 0)
 			snprintf(state, sizeof(state), "stopped (%lld)",
 				 (long long)json_integer_value(json_object_get(st, "exitCode")));
 		else
 			snprintf(state, sizeof(state), "%s", status);
-		const char *cells[] = {id,	  str(ct, "name"),	   str(ct, "image"),
-				       str(ct, "os"), str(ct, "architecture"), state,
+		const char *cells[] = {id,	  cli_str(ct, "name"),	   cli_str(ct, "image"),
+				       cli_str(ct, "os"), cli_str(ct, "architecture"), state,
 				       ""};
 		cli_table_add(t, cells);
 	}
@@ -400,7 +394,7 @@ int cmd_logs(int argc, char **argv)
 		_cleanup_json_ json_t *st = NULL, *q = json_pack("{s:s}", "id", argv[optind]);
 		_cleanup_error_ struct ct_error e2 = CT_ERROR_INIT;
 		if (cli_call("container.inspect", q, &st, &e2) < 0 ||
-		    strcmp(str(json_object_get(st, "state"), "status"), "running") != 0) {
+		    strcmp(cli_str(json_object_get(st, "state"), "status"), "running") != 0) {
 			clearerr(f);
 			while (getline(&line, &cap, f) > 0)
 				print_log_line(line, timestamps);

@@ -40,12 +40,6 @@ static void help(FILE *out)
 		"                      (no -i: stdin) [--name REPO[:TAG]]\n");
 }
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-	return v ? v : "";
-}
-
 char *cli_registry_of(const char *input)
 {
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
@@ -158,7 +152,7 @@ static int pull(int argc, char **argv)
 			(long long)json_integer_value(json_object_get(reply, "layersFetched")),
 			(long long)json_integer_value(json_object_get(reply, "layers")), size,
 			json_integer_value(json_object_get(reply, "milliseconds")) / 1000.0);
-	printf("%s\n", str(reply, "name"));
+	printf("%s\n", cli_str(reply, "name"));
 	return 0;
 }
 
@@ -207,7 +201,7 @@ static int list(int argc, char **argv)
 	}
 	if (quiet) {
 		json_array_foreach (items, i, im)
-			printf("%.12s\n", str(im, "digest") + strlen("sha256:"));
+			printf("%.12s\n", cli_str(im, "digest") + strlen("sha256:"));
 		return 0;
 	}
 	static const char *const headers[] = {"NAME",	"TAG",	    "DIGEST",
@@ -216,10 +210,10 @@ static int list(int argc, char **argv)
 	json_array_foreach (items, i, im) {
 		char size[16], ago[32], digest[20];
 		format_size(json_integer_value(json_object_get(im, "size")), size, sizeof(size));
-		format_ago(str(im, "created"), ago, sizeof(ago));
-		snprintf(digest, sizeof(digest), "%.12s", str(im, "digest") + strlen("sha256:"));
-		const char *cells[] = {str(im, "repository"), str(im, "tag"), digest,
-				       size, ago, str(im, "platform")};
+		format_ago(cli_str(im, "created"), ago, sizeof(ago));
+		snprintf(digest, sizeof(digest), "%.12s", cli_str(im, "digest") + strlen("sha256:"));
+		const char *cells[] = {cli_str(im, "repository"), cli_str(im, "tag"), digest,
+				       size, ago, cli_str(im, "platform")};
 		cli_table_add(t, cells);
 	}
 	cli_table_print(t, stdout);
@@ -445,7 +439,7 @@ static int import(int argc, char **argv)
 	ct_client_close(&client);
 	if (rc < 0)
 		return cli_fail(&err);
-	printf("%s\n", str(reply, "digest"));
+	printf("%s\n", cli_str(reply, "digest"));
 	return 0;
 }
 

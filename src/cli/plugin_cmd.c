@@ -19,12 +19,6 @@ static void help(FILE *out)
 		     "  restart NAME                     Stop and start it (also clears \"failed\")\n");
 }
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-	return v ? v : "";
-}
-
 static int list(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -68,7 +62,7 @@ static int list(int argc, char **argv)
 	}
 	if (quiet) {
 		json_array_foreach (items, i, p)
-			printf("%s\n", str(p, "name"));
+			printf("%s\n", cli_str(p, "name"));
 		return 0;
 	}
 	static const char *const headers[] = {"NAME", "TYPE", "STATE", "PID", "RESTARTS",
@@ -80,11 +74,11 @@ static int list(int argc, char **argv)
 		const char *type = json_string_value(json_array_get(json_object_get(p, "types"), 0));
 		if (pid_v > 0)
 			snprintf(pid, sizeof(pid), "%lld", pid_v);
-		if (strcmp(str(p, "kind"), "service") == 0)
+		if (strcmp(cli_str(p, "kind"), "service") == 0)
 			snprintf(restarts, sizeof(restarts), "%lld",
 				 (long long)json_integer_value(json_object_get(p, "restarts")));
-		const char *cells[] = {str(p, "name"), type ? type : "cli", str(p, "state"), pid,
-				       restarts,	str(p, "abstract")};
+		const char *cells[] = {cli_str(p, "name"), type ? type : "cli", cli_str(p, "state"), pid,
+				       restarts,	cli_str(p, "abstract")};
 		cli_table_add(t, cells);
 	}
 	cli_table_print(t, stdout);
@@ -114,7 +108,7 @@ int cmd_plugin(int argc, char **argv)
 			json_array_append_new(json_object_get(body, "args"), json_string(argv[i]));
 		if (cli_call("plugin.load", body, &reply, &err) < 0)
 			return cli_fail(&err);
-		printf("%s: %s\n", str(reply, "name"), str(reply, "state"));
+		printf("%s: %s\n", cli_str(reply, "name"), cli_str(reply, "state"));
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
@@ -129,7 +123,7 @@ int cmd_plugin(int argc, char **argv)
 		if (strcmp(named[i], "get") == 0)
 			cli_print_json(reply);
 		else
-			printf("%s: %s\n", str(reply, "name"), str(reply, "state"));
+			printf("%s: %s\n", cli_str(reply, "name"), cli_str(reply, "state"));
 		return 0;
 	}
 	return cli_usage_error("plugin", "unknown command \"plugin %s\"", argv[1]);

@@ -251,12 +251,6 @@ static int format_option(int argc, char **argv, const char *command, enum cli_fo
 	return 0;
 }
 
-static const char *str(json_t *obj, const char *key)
-{
-	const char *v = json_string_value(json_object_get(obj, key));
-	return v ? v : "";
-}
-
 static int system_status(int argc, char **argv)
 {
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
@@ -284,16 +278,16 @@ static int system_status(int argc, char **argv)
 		cli_print_json(reply);
 		return 0;
 	}
-	printf("status:        %s\n", str(reply, "status"));
+	printf("status:        %s\n", cli_str(reply, "status"));
 	printf("pid:           %lld\n", (long long)json_integer_value(json_object_get(reply, "pid")));
-	printf("version:       %s\n", str(reply, "version"));
-	printf("started:       %s (up %llds)\n", str(reply, "startedAt"),
+	printf("version:       %s\n", cli_str(reply, "version"));
+	printf("started:       %s (up %llds)\n", cli_str(reply, "startedAt"),
 	       (long long)json_integer_value(json_object_get(reply, "uptimeSeconds")));
-	printf("app root:      %s\n", str(reply, "appRoot"));
-	printf("install root:  %s\n", str(reply, "installRoot"));
-	printf("run root:      %s\n", str(reply, "runRoot"));
-	printf("log root:      %s\n", str(reply, "logRoot"));
-	printf("socket:        %s\n", str(reply, "socket"));
+	printf("app root:      %s\n", cli_str(reply, "appRoot"));
+	printf("install root:  %s\n", cli_str(reply, "installRoot"));
+	printf("run root:      %s\n", cli_str(reply, "runRoot"));
+	printf("log root:      %s\n", cli_str(reply, "logRoot"));
+	printf("socket:        %s\n", cli_str(reply, "socket"));
 	json_t *plugins = json_object_get(reply, "plugins"), *p;
 	size_t i;
 	if (json_array_size(plugins) == 0) {
@@ -310,9 +304,9 @@ static int system_status(int argc, char **argv)
 			 (long long)json_integer_value(json_object_get(p, "pid")));
 		snprintf(restarts, sizeof(restarts), "%lld",
 			 (long long)json_integer_value(json_object_get(p, "restarts")));
-		const char *cells[] = {str(p, "name"),
+		const char *cells[] = {cli_str(p, "name"),
 				       json_string_value(json_array_get(types, 0)),
-				       str(p, "state"),
+				       cli_str(p, "state"),
 				       strcmp(pid, "0") ? pid : "-",
 				       restarts};
 		cli_table_add(t, cells);
@@ -334,13 +328,13 @@ static int system_version(int argc, char **argv)
 	bool running = cli_call("ping", NULL, &reply, &err) == 0;
 	if (format == FORMAT_JSON) {
 		_cleanup_json_ json_t *j = json_pack("{s:s, s:s?}", "client", CONTAINER_VERSION, "server",
-						     running ? str(reply, "version") : NULL);
+						     running ? cli_str(reply, "version") : NULL);
 		cli_print_json(j);
 		return 0;
 	}
 	printf("container CLI:        %s\n", CONTAINER_VERSION);
 	if (running)
-		printf("container-apiserver:  %s (protocol %lld)\n", str(reply, "version"),
+		printf("container-apiserver:  %s (protocol %lld)\n", cli_str(reply, "version"),
 		       (long long)json_integer_value(json_object_get(reply, "protocolVersion")));
 	else
 		printf("container-apiserver:  not running\n");

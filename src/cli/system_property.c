@@ -17,12 +17,6 @@ static void help(FILE *out)
 		     "  clear KEY                        Return a property to its default\n");
 }
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-	return v ? v : "";
-}
-
 static int list(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -64,14 +58,14 @@ static int list(int argc, char **argv)
 	}
 	if (quiet) {
 		json_array_foreach (items, i, p)
-			printf("%s\n", str(p, "key"));
+			printf("%s\n", cli_str(p, "key"));
 		return 0;
 	}
 	static const char *const headers[] = {"KEY", "VALUE", "SOURCE", "DESCRIPTION"};
 	struct cli_table *t = cli_table_new(4, headers);
 	json_array_foreach (items, i, p) {
-		const char *cells[] = {str(p, "key"), str(p, "value"), str(p, "source"),
-				       str(p, "description")};
+		const char *cells[] = {cli_str(p, "key"), cli_str(p, "value"), cli_str(p, "source"),
+				       cli_str(p, "description")};
 		cli_table_add(t, cells);
 	}
 	cli_table_print(t, stdout);
@@ -107,6 +101,6 @@ int cmd_system_property(int argc, char **argv)
 	if (cli_call(route, body, &reply, &err) < 0)
 		return cli_fail(&err);
 	if (strcmp(sub, "get") == 0)
-		printf("%s\n", str(reply, "value"));
+		printf("%s\n", cli_str(reply, "value"));
 	return 0;
 }
