@@ -405,8 +405,17 @@ static void helper_done(json_t *body, int *fds, size_t nfds, const struct ct_err
 
 	ct_close_fds(fds, nfds);
 	if (e && ct_error_is(e, CT_ERR_UNAVAILABLE)) {
-		/* The helper is gone: the container has stopped; state.json says how. */
-		ct_request_reply(h->req, read_state(h->api, h->id), NULL, 0);
+		/* Unreachable and gone: the container has stopped, state.json says how.
+		 * Unreachable but alive (a full backlog, a reply cut short) is an error,
+		 * never a reason to act as if it had stopped. */
+		json_t *state = read_state(h->api, h->id);
+		const char *status = json_string_value(json_object_get(state, "status"));
+		if (status && strcmp(status, "running") == 0) {
+			json_decref(state);
+			ct_request_fail(h->req, e);
+		} else {
+			ct_request_reply(h->req, state, NULL, 0);
+		}
 	} else if (e) {
 		ct_request_fail(h->req, e);
 	} else {
@@ -657,7 +666,9 @@ static void delete_after_kill(json_t *body, int *fds, size_t nfds, const struct 
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 
 	ct_close_fds(fds, nfds);
-	if (e && !ct_error_is(e, CT_ERR_UNAVAILABLE))
+	_cleanup_json_ json_t *state = e ? read_state(d->api, d->r.id) : NULL;
+	const char *status = state ? json_string_value(json_object_get(state, "status")) : NULL;
+	if (e && (!ct_error_is(e, CT_ERR_UNAVAILABLE) || (status && strcmp(status, "running") == 0)))
 		ct_request_fail(d->req, e);
 	else if (remove_container(d->api, &d->r, &err) < 0)
 		ct_request_fail(d->req, &err);

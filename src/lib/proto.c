@@ -1,6 +1,7 @@
 #include "proto.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json_util.h"
@@ -26,8 +27,29 @@ json_t *ct_msg_progress(int64_t id, json_t *progress)
 	return json_pack("{s:I, s:o}", "id", (json_int_t)id, "progress", body_or_empty(progress));
 }
 
+/* A copy of s that is valid UTF-8: bytes outside ASCII become '?'. For
+ * messages that quote what a peer or an image gave us (paths, tar names). */
+static char *ascii_only(const char *s)
+{
+	char *copy = strdup(s ? s : "");
+
+	for (char *p = copy; p && *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	return copy;
+}
+
 json_t *ct_msg_error(bool has_id, int64_t id, const char *code, const char *message)
 {
+	/* jansson refuses invalid UTF-8; an error must still be sent. */
+	json_t *valid = message ? json_string(message) : NULL;
+	if (message && !valid) {
+		char *safe = ascii_only(message);
+		json_t *m = ct_msg_error(has_id, id, code, safe);
+		free(safe);
+		return m;
+	}
+	json_decref(valid);
 	return json_pack("{s:o, s:{s:s, s:s}}", "id",
 			 has_id ? json_integer(id) : json_null(), "error", "code",
 			 code && *code ? code : CT_ERR_INTERNAL, "message",

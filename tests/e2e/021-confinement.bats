@@ -181,3 +181,33 @@ status_field() {
 	run_ct delete -f busy idle
 	run_ct 125 stats --no-stream busy
 }
+
+@test "a working directory through the runtime's descriptors can't lead out of the rootfs (CVE-2024-21626 class)" {
+	local fd
+	for fd in $(seq 3 24); do
+		run "$CT" run --rm -w "/proc/self/fd/$fd" busybox sh -c 'ls ../../../../../../..'
+		echo "fd $fd: [exit $status] $output"
+		[ "$status" -eq 125 ]
+		assert_output_lacks "$TEST_ROOT"
+	done
+}
+
+@test "an image whose /etc/passwd is a FIFO, or a message that is not UTF-8, gets an error, not a hang or a crash" {
+	local root=$TEST_ROOT/fifo-rootfs
+	mkdir -p "$root"
+	tar -C "$root" -xf "$(busybox_rootfs)"
+	rm "$root/etc/passwd"
+	mkfifo "$root/etc/passwd"
+	tar -C "$root" -cf "$TEST_ROOT/fifo.tar" .
+	run_ct image import -c 'CMD ["true"]' "$TEST_ROOT/fifo.tar" fifo:1
+	run timeout 30 "$CT" run --rm -u app fifo:1 true
+	echo "$output"
+	[ "$status" -eq 125 ]
+	assert_output_contains "unable to find user"
+	# An error message cut at its size limit inside a multibyte character.
+	local long
+	long=$(printf 'é%.0s' $(seq 600))
+	run_ct 125 run --rm -w "/etc/passwd/$long" busybox true
+	assert_output_contains "working directory"
+	run_ct list -a
+}

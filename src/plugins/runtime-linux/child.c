@@ -6,6 +6,8 @@
 #include <linux/close_range.h>
 #include <net/if.h>
 #include <pty.h>
+#include <linux/openat2.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -22,6 +24,7 @@
 
 #include "mounts.h"
 #include "users.h"
+#include "util.h"
 
 char child_error[1024];
 
@@ -188,6 +191,70 @@ static void child_start(const struct child_args *a)
 
 /* The part shared with exec: who the process runs as, where, its limits and
  * confinement, then exec. "/" is the container's when this runs. */
+static int open_in_root(const char *path)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (root < 0)
+		return -errno;
+	int fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
+	int saved = errno;
+	close(root);
+	return fd < 0 ? -saved : fd;
+}
+
+/* chdir to path inside the container, creating what is missing. */
+static int chdir_in_root(const char *path, uid_t uid, gid_t gid)
+{
+	int fd = open_in_root(path);
+
+	if (fd == -ENOENT) {
+		char buf[4096];
+		snprintf(buf, sizeof(buf), "%s", path);
+		for (char *p = buf + 1;; p++) {
+			if (*p != '/' && *p != '\0')
+				continue;
+			char saved = *p;
+			*p = '\0';
+			int dir = open_in_root(buf);
+			if (dir == -ENOENT) {
+				char *slash = strrchr(buf, '/');
+				*slash = '\0';
+				int parent = open_in_root(buf[0] ? buf : "/");
+				*slash = '/';
+				if (parent < 0)
+					return parent;
+				int rc = mkdirat(parent, slash + 1, 0755);
+				if (rc == 0 && uid != 0 && fchownat(parent, slash + 1, uid, gid,
+								    AT_SYMLINK_NOFOLLOW) < 0)
+					rc = -1;
+				int err = errno;
+				close(parent);
+				if (rc < 0 && err != EEXIST)
+					return -err;
+			} else if (dir >= 0) {
+				close(dir);
+			} else {
+				return dir;
+			}
+			*p = saved;
+			if (!saved)
+				break;
+		}
+		fd = open_in_root(path);
+	}
+	if (fd < 0)
+		return fd;
+	int rc = fchdir(fd);
+	int err = errno;
+	close(fd);
+	return rc < 0 ? -err : 0;
+}
+
 /* -t: a terminal from the container's own devpts. The process gets the
  * slave as its controlling terminal and stdio; the master goes to the runtime
  * over the sync socket, announced by one byte 'T'. */
@@ -271,26 +338,20 @@ static void __attribute__((noreturn)) child_finish(const struct child_args *a)
 		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
 	}
 
-	/* The working directory: created when missing (docker does), and always
-	 * inside the rootfs because "/" is the container's now. */
-	if (chdir(s->cwd) < 0) {
-		if (errno == ENOENT) {
-			char path[4096];
-			snprintf(path, sizeof(path), "%s", s->cwd);
-			for (char *p = path + 1; *p; p++)
-				if (*p == '/') {
-					*p = '\0';
-					mkdir(path, 0755);
-					*p = '/';
-				}
-			mkdir(path, 0755);
-			if (user.uid != 0)
-				chown(path, user.uid, user.gid);
-		}
-		if (chdir(s->cwd) < 0) {
-			child_fail(errno, "changing to the working directory %s", s->cwd);
-			report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
-		}
+	/* Nothing of the runtime's may stay open past this point: a descriptor
+	 * of a host folder (a cgroup's, say) would let a working directory like
+	 * /proc/self/fd/N lead out of the rootfs (CVE-2024-21626 class). Only the
+	 * sync socket stays, and it closes at exec. */
+	if (a->sync_fd > 3)
+		syscall(SYS_close_range, 3, a->sync_fd - 1, 0);
+	syscall(SYS_close_range, a->sync_fd + 1, ~0U, 0);
+
+	/* The working directory: created when missing (docker does), and resolved
+	 * beneath "/" (the container's) with no magic links, then entered by fd. */
+	int cwd = chdir_in_root(s->cwd, user.uid, user.gid);
+	if (cwd < 0) {
+		child_fail(-cwd, "changing to the working directory %s", s->cwd);
+		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
 	}
 
 	if (s->has_oom_score_adj) {
@@ -364,6 +425,10 @@ void child_main(const struct child_args *a)
 
 void child_exec_main(const struct child_args *a)
 {
+	/* Not dumpable until exec: the container's processes must not reach this
+	 * one's memory or descriptors through /proc while it still holds the
+	 * runtime's (CVE-2016-9962 class). execve makes it dumpable again. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	child_common_start(a);
 	child_finish(a);
 }
@@ -391,8 +456,32 @@ size_t child_read_verdict(int sync_fd, bool tty, int *master, char *msg, size_t 
 		else if (n > 0)
 			msg[got++] = tag; /* an error message's first byte */
 	}
-	while (got + 1 < size && (n = read(sync_fd, msg + got, size - 1 - got)) > 0)
+	/* A setup that hangs (a FIFO where a file should be, a stuck mount) must
+	 * not hang the start: after the deadline it is an error. */
+	uint64_t deadline = ct_now_monotonic_ms() + CHILD_SETUP_TIMEOUT_MS;
+	for (;;) {
+		uint64_t now = ct_now_monotonic_ms();
+		struct pollfd p = {.fd = sync_fd, .events = POLLIN};
+		if (now >= deadline || poll(&p, 1, deadline - now) == 0) {
+			got = snprintf(msg, size, "125 the container's set-up did not finish within %d s",
+				       CHILD_SETUP_TIMEOUT_MS / 1000);
+			if (got >= size)
+				got = size - 1;
+			if (*master >= 0) {
+				close(*master);
+				*master = -1;
+			}
+			return got;
+		}
+		if (got + 1 >= size)
+			break;
+		n = read(sync_fd, msg + got, size - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
 		got += n;
+	}
 	msg[got] = '\0';
 	if (got > 0 && *master >= 0) {
 		close(*master);

@@ -37,6 +37,9 @@ void child_main(const struct child_args *a) __attribute__((noreturn));
  * set-up, the rest (user, cwd, limits, confinement) alike. */
 void child_exec_main(const struct child_args *a) __attribute__((noreturn));
 
+/* How long the set-up between clone and exec may take. */
+#define CHILD_SETUP_TIMEOUT_MS 60000
+
 /* In the runtime: reads the child's verdict from the sync socket until EOF.
  * With tty, a terminal master may come first ('T' and the descriptor), stored in
  * *master. Returns the length of the error message in msg (NUL-terminated), 0

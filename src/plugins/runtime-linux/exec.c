@@ -282,9 +282,13 @@ void exec_route(struct ct_request *req, void *data)
 				 : status == 126 ? CT_ERR_CANNOT_RUN
 						 : CT_ERR_INTERNAL,
 				 "exec in container %s: %s", h->id, text ? text + 1 : msg);
-		/* Reaped by the SIGCHLD handler like any other child. */
+		/* Reaped by the SIGCHLD handler like any other child; it may be
+		 * stuck rather than exited (the set-up timed out). */
+		kill(pid, SIGKILL);
 		struct pending_exec *p = xcalloc(1, sizeof(*p));
 		p->pid = pid;
+		p->h = h;
+		p->master = p->in_fd = p->out_fd = -1;
 		p->next = pending;
 		pending = p;
 		goto out;

@@ -91,6 +91,10 @@ static void finish(struct helper *h)
 	security_glue_after_exit(h);
 	ct_format_time_now(h->finished_at, sizeof(h->finished_at));
 	helper_write_state(h);
+	/* The name goes now, before anyone hears the container stopped: a start
+	 * that follows binds it afresh, and nothing of ours may remove that one. */
+	unlink(h->socket_path);
+	ct_server_stop_accepting(h->server);
 	log_info("container %s exited with status %d%s", h->id, h->exit_code,
 		 h->oom_killed ? " (killed by the OOM killer)" : "");
 	while (h->waiters) {
@@ -421,6 +425,8 @@ static pid_t start_container(struct helper *h, int stdin_fd, struct ct_error *er
 	if (got > 0) {
 		int status = atoi(msg);
 		const char *text = strchr(msg, ' ');
+		/* It may be stuck rather than exited (the set-up timed out). */
+		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		close(out[0]);
 		close(errp[0]);
@@ -564,7 +570,6 @@ int main(int argc, char **argv)
 	if (ct_loop_run(h.loop, &err) < 0)
 		log_error("container %s: %s", h.id, ct_error_message(&err));
 	ct_server_free(h.server);
-	unlink(h.socket_path);
 	free(h.socket_path);
 	stdio_log_close(&h.log);
 	while (h.waiters) {
@@ -581,14 +586,17 @@ int main(int argc, char **argv)
 fail:
 	log_error("container %s: %s", h.id, ct_error_message(&err));
 	{
-		struct rt_state st = {.id = h.id, .status = "stopped", .exit_code = err.errnum ? err.errnum : 125,
+		/* A child's own status (126, 127) or 125: errno values are not exit codes. */
+		int code = err.errnum == 126 || err.errnum == 127 ? err.errnum : 125;
+		struct rt_state st = {.id = h.id, .status = "stopped", .exit_code = code,
 				      .started_at = h.started_at, .error = ct_error_message(&err)};
 		char now[32];
 		ct_format_time_now(now, sizeof(now));
 		st.finished_at = now;
 		rt_state_write(h.bundle, &st, NULL);
 	}
-	ready("error %d %s", err.errnum ? err.errnum : 125, ct_error_message(&err));
+	ready("error %d %s", err.errnum == 126 || err.errnum == 127 ? err.errnum : 125,
+	      ct_error_message(&err));
 	if (h.server) {
 		ct_server_free(h.server);
 		unlink(socket_path);

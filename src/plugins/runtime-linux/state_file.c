@@ -16,7 +16,19 @@ int rt_state_write(const char *bundle, const struct rt_state *st, struct ct_erro
 		st->status, "pid", (int)st->pid, "helperPid", (int)st->helper_pid, "exitCode",
 		st->exit_code, "signal", st->signal, "oomKilled", st->oom_killed, "startedAt",
 		st->started_at, "finishedAt", st->finished_at, "error", st->error);
+	/* A message that is not valid UTF-8 (a path from the image, cut short)
+	 * must not lose the whole state. */
+	if (!j && st->error) {
+		struct rt_state safe = *st;
+		safe.error = "the container could not start (the reason was not valid UTF-8; see "
+			     "`container system logs`)";
+		return rt_state_write(bundle, &safe, err);
+	}
+	if (!j)
+		return ct_error_set(err, CT_ERR_INTERNAL, 0, "%s: cannot encode the state", path);
 	_cleanup_free_ char *text = json_dumps(j, JSON_COMPACT);
+	if (!text)
+		return ct_error_set(err, CT_ERR_INTERNAL, 0, "%s: cannot encode the state", path);
 
 	return ct_write_file_atomic(path, text, strlen(text), 0644, err);
 }

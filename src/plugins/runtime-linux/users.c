@@ -1,11 +1,34 @@
 #include "users.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Only a regular file: a FIFO planted at /etc/passwd would block the start
+ * forever, a device could be anything. */
+static FILE *open_regular(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return NULL;
+	}
+	FILE *f = fdopen(fd, "re");
+	if (!f)
+		close(fd);
+	return f;
+}
 
 static bool all_digits(const char *s)
 {
@@ -48,7 +71,7 @@ int users_resolve(const char *spec, struct resolved_user *out, const char **what
 		snprintf(user, sizeof(user), "%s", spec);
 	}
 
-	FILE *f = fopen("/etc/passwd", "re");
+	FILE *f = open_regular("/etc/passwd");
 	while (f && fgets(line, sizeof(line), f)) {
 		char *fields[7];
 		if (split(line, fields, 7) < 7)
@@ -84,7 +107,7 @@ int users_resolve(const char *spec, struct resolved_user *out, const char **what
 	/* Supplementary groups: every group listing the user by name, and the
 	 * named group when one was given. */
 	const char *name = all_digits(user) ? NULL : user;
-	f = fopen("/etc/group", "re");
+	f = open_regular("/etc/group");
 	while (f && fgets(line, sizeof(line), f)) {
 		char *fields[4];
 		if (split(line, fields, 4) < 4)
