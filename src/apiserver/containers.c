@@ -225,6 +225,41 @@ static void route_create(struct ct_request *req, void *data)
 
 /* ---- container.start ----------------------------------------------------- */
 
+/* Containers whose start is under way: a second start (or a prune) of the
+ * same container must wait, or two helpers would fight over its cgroup,
+ * socket and state.json. */
+struct starting {
+	char id[65];
+	struct starting *next;
+};
+static struct starting *starting;
+
+static bool is_starting(const char *id)
+{
+	for (struct starting *s = starting; s; s = s->next)
+		if (strcmp(s->id, id) == 0)
+			return true;
+	return false;
+}
+
+static void set_starting(const char *id, bool on)
+{
+	if (on) {
+		struct starting *s = xcalloc(1, sizeof(*s));
+		snprintf(s->id, sizeof(s->id), "%s", id);
+		s->next = starting;
+		starting = s;
+		return;
+	}
+	for (struct starting **pp = &starting; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->id, id) == 0) {
+			struct starting *s = *pp;
+			*pp = s->next;
+			free(s);
+			return;
+		}
+}
+
 struct start_call {
 	struct apiserver *api;
 	struct ct_request *req;
@@ -257,6 +292,7 @@ static void start_finish(struct start_call *s)
 	}
 	ct_loop_unwatch(s->api->loop, s->watch);
 	close(s->ready_fd);
+	set_starting(s->id, false);
 	free(s->id);
 	free(s);
 }
@@ -293,8 +329,9 @@ static void route_start(struct ct_request *req, void *data)
 	}
 	_cleanup_json_ json_t *state = read_state(api, r.id);
 	const char *status = json_string_value(json_object_get(state, "status"));
-	if (status && strcmp(status, "running") == 0) {
-		ct_request_error(req, CT_ERR_CONFLICT, "container %s is already running", r.name);
+	if ((status && strcmp(status, "running") == 0) || is_starting(r.id)) {
+		ct_request_error(req, CT_ERR_CONFLICT, "container %s is already %s", r.name,
+				 is_starting(r.id) ? "being started" : "running");
 		container_record_free(&r);
 		return;
 	}
@@ -376,6 +413,7 @@ static void route_start(struct ct_request *req, void *data)
 	s->api = api;
 	s->req = req;
 	s->id = xstrdup(r.id);
+	set_starting(r.id, true);
 	s->ready_fd = pipefd[0];
 	ct_set_nonblock(s->ready_fd, true);
 	s->watch = ct_loop_watch(api->loop, s->ready_fd, EPOLLIN, ready_event, s, &err);
@@ -697,6 +735,12 @@ static void route_delete(struct ct_request *req, void *data)
 	}
 	_cleanup_json_ json_t *state = read_state(api, r.id);
 	const char *status = json_string_value(json_object_get(state, "status"));
+	if (is_starting(r.id)) {
+		ct_request_error(req, CT_ERR_CONFLICT,
+				 "container %s is being started; try again in a moment", r.name);
+		container_record_free(&r);
+		return;
+	}
 	if (status && strcmp(status, "running") == 0) {
 		if (!force) {
 			ct_request_error(req, CT_ERR_CONFLICT,
@@ -738,7 +782,7 @@ static void route_prune(struct ct_request *req, void *data)
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_json_ json_t *state = read_state(api, all[i].id);
 		const char *status = json_string_value(json_object_get(state, "status"));
-		if (status && strcmp(status, "running") == 0)
+		if ((status && strcmp(status, "running") == 0) || is_starting(all[i].id))
 			continue;
 		if (remove_container(api, &all[i], &err) < 0) {
 			log_warn("prune: %s", ct_error_message(&err));

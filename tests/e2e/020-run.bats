@@ -257,3 +257,20 @@ setup() {
 	run_ct list -a
 	assert_output_contains "stopped (137)"
 }
+
+@test "two starts of one container at once: one runs it, the other is refused" {
+	run_ct create --name twice busybox sleep 30
+	"$CT" start twice >"$TEST_ROOT/a" 2>&1 &
+	local a=$!
+	"$CT" start twice >"$TEST_ROOT/b" 2>&1 &
+	local b=$!
+	local sa=0 sb=0
+	wait "$a" || sa=$?
+	wait "$b" || sb=$?
+	cat "$TEST_ROOT/a" "$TEST_ROOT/b"
+	[ $((sa + sb)) -eq 125 ]
+	grep -q "already" "$TEST_ROOT/a" "$TEST_ROOT/b"
+	run_ct inspect twice
+	[ "$(jq -r '.[0].state.status' <<<"$output")" = running ]
+	run_ct delete -f twice
+}
