@@ -76,6 +76,11 @@ static int validate_registry(const char *value, struct ct_error *err)
 
 	if (host_len == 0)
 		goto bad;
+	/* As in image references: a registry host has a '.' or a port, or is
+	 * localhost; anything else reads as a docker.io path. */
+	if (!memchr(value, '.', host_len) && !colon &&
+	    !(host_len == strlen("localhost") && strncmp(value, "localhost", host_len) == 0))
+		goto bad;
 	for (size_t i = 0; i < host_len; i++)
 		if (!(isalnum((unsigned char)value[i]) || value[i] == '.' || value[i] == '-'))
 			goto bad;

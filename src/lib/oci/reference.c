@@ -311,6 +311,11 @@ int oci_ref_parse(const char *s, const char *default_registry, struct oci_ref *o
 		if (check_registry(err, s, "default registry", default_registry,
 				   strlen(default_registry)) < 0)
 			return -1;
+		/* The full name must read back the same: a registry without '.' or
+		 * ':' (and not localhost) would read back as a docker.io path. */
+		if (!is_registry_component(default_registry, strlen(default_registry)))
+			return invalid(err, s,
+				       "the default registry must contain '.' or ':' or be localhost");
 		if (set_registry(&ref.registry, default_registry, strlen(default_registry), err) <
 		    0)
 			return -1;
@@ -388,6 +393,10 @@ char *oci_ref_familiar(const struct oci_ref *ref)
 	const char *repository = ref->repository;
 
 	if (strcmp(ref->registry, OCI_REF_DOCKER_HUB) != 0)
+		return format(ref->registry, repository, ref);
+	/* "docker.io/a.b/x" shortened to "a.b/x" would name the registry a.b. */
+	const char *first_slash = strchr(repository, '/');
+	if (first_slash && is_registry_component(repository, (size_t)(first_slash - repository)))
 		return format(ref->registry, repository, ref);
 	/* docker hides "library/" only for official images: "library/a/b" stays as it is. */
 	if (strncmp(repository, OFFICIAL_REPO_PREFIX, strlen(OFFICIAL_REPO_PREFIX)) == 0 &&
