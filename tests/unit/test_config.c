@@ -147,6 +147,8 @@ static const struct value_case value_cases[] = {
     {"registry.domain", "a:65535", NULL},
     {"registry.domain", "", "not a registry host"},
     {"registry.domain", ":5000", "not a registry host"},
+    {"registry.domain", "localhost", NULL},
+    {"registry.domain", "reg", "not a registry host"},
     {"registry.domain", "host:", "\"host:\" is not a registry host"},
     {"registry.domain", "host:0", "not a registry host"},
     {"registry.domain", "host:65536", "not a registry host"},

@@ -93,6 +93,12 @@ static const struct valid_case valid_cases[] = {
      "x:latest"},
     {"quay.io/x", "registry.internal", "quay.io", "x", "latest", NULL, "quay.io/x:latest",
      "quay.io/x:latest"},
+    {"x", "localhost", "localhost", "x", "latest", NULL, "localhost/x:latest",
+     "localhost/x:latest"},
+    /* found by fuzzing: a docker.io repository whose first component looks like a
+     * registry keeps "docker.io/" in its familiar form, or it would name that registry */
+    {"docker.io/a.b/x", NULL, "docker.io", "a.b/x", "latest", NULL, "docker.io/a.b/x:latest",
+     "docker.io/a.b/x:latest"},
 };
 
 static void check_str(const char *what, const char *input, const char *actual, const char *expected)
@@ -192,6 +198,9 @@ static const struct invalid_case invalid_cases[] = {
     {HEX64_A, NULL, CT_ERR_INVALID_ARGUMENT, "is an image ID"},
     {"x", "bad registry", CT_ERR_INVALID_ARGUMENT, "default registry \"bad registry\""},
     {"x", "", CT_ERR_INVALID_ARGUMENT, "default registry is empty"},
+    /* found by fuzzing: "reg/x" would read back as docker.io/reg/x */
+    {"x", "reg", CT_ERR_INVALID_ARGUMENT,
+     "the default registry must contain '.' or ':' or be localhost"},
     {"busybox:1:2", NULL, CT_ERR_INVALID_ARGUMENT, "path component \"busybox:1\""},
 };
 
