@@ -24,6 +24,7 @@
 #include "json_util.h"
 #include "log.h"
 #include "proto.h"
+#include "runtime_image.h"
 #include "spec_builder.h"
 #include "supervisor.h"
 #include "util.h"
@@ -388,21 +389,40 @@ static void route_start(struct ct_request *req, void *data)
 		argv[argc++] = "--attach";
 	if (api->debug)
 		argv[argc++] = "--debug";
+	/* Started from the shared sealed copy, the helper need not copy itself; when
+	 * no copy can be made it starts from the file and makes its own. */
+	char identity[CT_SEALED_IDENTITY_MAX];
+	struct ct_error image_err = CT_ERROR_INIT;
+	int image_fd = runtime_image_fd(m->binary, identity, &image_err);
+	if (image_fd < 0) {
+		log_warn("starting %s from its file: %s", r.id, ct_error_message(&image_err));
+		ct_error_clear(&image_err);
+	}
+	char *sealed_env = image_fd >= 0 ? xasprintf("%s=%s", CT_SEALED_ENV, identity) : NULL;
 	pid_t pid = fork();
 	if (pid == 0) {
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Out of the way of the dup2 calls below. */
+		int image = image_fd >= 0 ? fcntl(image_fd, F_DUPFD_CLOEXEC, 10) : -1;
 		int devnull = open("/dev/null", O_RDWR);
 		dup2(in_fd >= 0 ? in_fd : devnull, 0);
 		dup2(out_fd >= 0 ? out_fd : devnull, 1);
 		dup2(err_fd >= 0 ? err_fd : devnull, 2);
 		dup2(pipefd[1], 3);
+		if (image >= 0 && dup3(image, 4, O_CLOEXEC) == 4) {
+			close_range(5, ~0U, 0);
+			putenv(sealed_env);
+			fexecve(4, argv, environ);
+		}
 		close_range(4, ~0U, 0);
+		unsetenv(CT_SEALED_ENV);
 		execv(m->binary, argv);
 		dprintf(3, "error 125 executing %s: %s", m->binary, strerror(errno));
 		_exit(125);
 	}
+	free(sealed_env);
 	close(pipefd[1]);
 	if (pid < 0) {
 		close(pipefd[0]);

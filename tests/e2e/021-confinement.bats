@@ -99,6 +99,32 @@ status_field() {
 	run_ct delete -f victim
 }
 
+@test "runtime helpers share one sealed copy of their program, made again when the file changes" {
+	local program=$CONTAINER_TEST_STAGE/libexec/container/plugins/container-runtime-linux/bin/container-runtime-linux
+	run_ct run -d --name one busybox sleep 30
+	run_ct run -d --name two busybox sleep 30
+	local h1 h2 h3
+	h1=$("$CT" inspect one | jq -r '.[0].state.helperPid')
+	h2=$("$CT" inspect two | jq -r '.[0].state.helperPid')
+	[[ "$(readlink /proc/$h2/exe)" == *memfd:container-runtime-linux* ]]
+	# The same memfd: the program's pages are shared, and no helper copied itself.
+	[ "$(stat -L -c %i /proc/$h1/exe)" = "$(stat -L -c %i /proc/$h2/exe)" ]
+	# The program on disk changed (an upgrade): the next helper runs the new one,
+	# and the running helpers keep the copy they started from.
+	local mtime
+	mtime=$(stat -c %Y "$program")
+	touch -d "@$((mtime + 1))" "$program"
+	run_ct run -d --name three busybox sleep 30
+	touch -d "@$mtime" "$program"
+	h3=$("$CT" inspect three | jq -r '.[0].state.helperPid')
+	[ "$(stat -L -c %i /proc/$h3/exe)" != "$(stat -L -c %i /proc/$h1/exe)" ]
+	kill -0 "$h1"
+	run_ct exec one true
+	run bash -c "echo overwritten >/proc/$h3/exe"
+	[ "$status" -ne 0 ]
+	run_ct delete -f one two three
+}
+
 @test "a symlinked /dev or mount point in the image can't send a mount outside the rootfs (CVE-2021-30465 class)" {
 	local root=$TEST_ROOT/evil-rootfs target=$TEST_ROOT/host-target
 	mkdir -p "$root" "$target"

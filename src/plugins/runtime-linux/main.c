@@ -30,6 +30,7 @@
 #include "json_util.h"
 #include "log.h"
 #include "paths.h"
+#include "sealed_copy.h"
 #include "security_glue.h"
 #include "state_file.h"
 #include "util.h"
@@ -338,38 +339,35 @@ static void route_stop(struct ct_request *req, void *data)
 }
 
 /* Protects the runtime binary (CVE-2019-5736): run from a sealed in-memory copy,
- * so no process can reach our executable for writing through /proc/PID/exe. */
+ * so no process can reach our executable for writing through /proc/PID/exe. The
+ * API server starts us from one sealed copy that all helpers share (their program
+ * pages are then shared too); started any other way, we make our own copy. */
 static void reexec_sealed(char **argv)
 {
-	if (getenv("CONTAINER_RUNTIME_SEALED"))
-		return;
-	int memfd = memfd_create("container-runtime-linux", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	struct ct_error err = CT_ERROR_INIT;
 	int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-	if (memfd < 0 || exe < 0)
+	if (exe < 0) {
+		ct_error_errno(&err, CT_ERR_INTERNAL, "open /proc/self/exe");
 		goto fail;
-	char buf[65536];
-	ssize_t n;
-	while ((n = read(exe, buf, sizeof(buf))) > 0)
-		if (write(memfd, buf, n) != n)
-			goto fail;
-	if (n < 0 ||
-	    fcntl(memfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+	}
+	if (getenv(CT_SEALED_ENV) && ct_is_sealed(exe)) {
+		close(exe);
+		return;
+	}
+	int memfd = ct_sealed_copy(exe, "/proc/self/exe", &err);
+	if (memfd < 0)
 		goto fail;
-	/* Who we were on disk, for caches keyed by this build (see
-	 * security_glue.c): size, modification time and inode of the file. */
-	struct stat st;
-	char identity[96] = "1";
-	if (fstat(exe, &st) == 0)
-		snprintf(identity, sizeof(identity), "%llx-%llx-%llx", (unsigned long long)st.st_size,
-			 (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + st.st_mtim.tv_nsec,
-			 (unsigned long long)st.st_ino);
+	/* Who we were on disk, for caches keyed by this build (security_glue.c). */
+	char identity[CT_SEALED_IDENTITY_MAX];
+	ct_sealed_identity(exe, identity);
 	close(exe);
-	setenv("CONTAINER_RUNTIME_SEALED", identity, 1);
+	setenv(CT_SEALED_ENV, identity, 1);
 	extern char **environ;
 	fexecve(memfd, argv, environ);
+	ct_error_errno(&err, CT_ERR_INTERNAL, "fexecve");
 fail:
 	fprintf(stderr, "container-runtime-linux: cannot run from a sealed copy: %s\n",
-		strerror(errno));
+		ct_error_message(&err));
 	_exit(CHILD_EXIT_SETUP);
 }
 

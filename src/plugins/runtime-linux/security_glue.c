@@ -15,6 +15,7 @@
 #include "log.h"
 #include "paths.h"
 #include "rlimits.h"
+#include "sealed_copy.h"
 #include "seccomp_profile.h"
 #include "util.h"
 
@@ -46,7 +47,7 @@ static uint64_t mask_of(char **names, struct ct_error *err, int *rc)
  * gone at reboot) under a name made of both. */
 static char *seccomp_cache_path(uint64_t caps)
 {
-	const char *build = getenv("CONTAINER_RUNTIME_SEALED");
+	const char *build = getenv(CT_SEALED_ENV);
 	struct ct_paths paths;
 
 	if (!build || strcmp(build, "1") == 0 || strchr(build, '/') ||
