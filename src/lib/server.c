@@ -479,6 +479,10 @@ void ct_server_stop_accepting(struct ct_server *srv)
 		ct_loop_unwatch(srv->loop, srv->listen_watch);
 		srv->listen_watch = NULL;
 	}
+	if (srv->listen_fd >= 0) {
+		close(srv->listen_fd);
+		srv->listen_fd = -1;
+	}
 }
 
 void ct_server_free(struct ct_server *srv)
@@ -488,7 +492,6 @@ void ct_server_free(struct ct_server *srv)
 	ct_server_stop_accepting(srv);
 	while (srv->conns)
 		conn_close(srv->conns);
-	close(srv->listen_fd);
 	for (size_t i = 0; i < srv->nroutes; i++)
 		free(srv->routes[i].name);
 	free(srv->routes);

@@ -44,7 +44,8 @@ void ct_server_route(struct ct_server *srv, const char *route, ct_route_fn fn, v
 /* Called for routes not in the table; without one, such requests get notFound. */
 void ct_server_fallback(struct ct_server *srv, ct_route_fn fn, void *data);
 size_t ct_server_connections(const struct ct_server *srv);
-/* Stops accepting (the listening socket stays open until free). */
+/* Stops accepting and closes the listening socket: a client still in its backlog
+ * is reset at once instead of waiting, unanswered, until the server is freed. */
 void ct_server_stop_accepting(struct ct_server *srv);
 
 const char *ct_request_route(const struct ct_request *req);

@@ -1410,15 +1410,24 @@ static void test_inprocess_lifecycle(void **state)
 	ct_request_reply(h.req, json_object(), NULL, 0);
 	h.req = NULL;
 
-	/* Not accepting: a client can still connect (the backlog) but is never served. */
-	ct_server_stop_accepting(srv);
-	ct_server_stop_accepting(srv);
+	/* A client waiting in the backlog when the server stops accepting is reset at
+	 * once (it would otherwise wait, unanswered, until the server is freed), and
+	 * a later one is refused. */
 	connect_client(&b, path);
 	assert_int_equal(ct_frame_send(b.fd, req, NULL, 0, &err), 0);
+	ct_server_stop_accepting(srv);
+	ct_server_stop_accepting(srv);
+	struct pollfd pfd = {.fd = b.fd, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 1000), 1);
+	assert_true(pfd.revents & (POLLHUP | POLLERR | POLLIN));
+	char byte;
+	assert_true(read(b.fd, &byte, 1) <= 0);
 	run_for(h.loop, 50);
 	assert_null(h.req);
 	assert_int_equal(ct_server_connections(srv), 0);
 	ct_client_close(&b);
+	assert_int_equal(ct_client_connect(&b, path, &err), -1);
+	ct_error_clear(&err);
 
 	ct_server_free(srv);
 	ct_server_free(NULL);
