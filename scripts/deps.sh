@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
 	# build
-	gcc make meson ninja-build pkg-config clang-format
+	gcc libc6-dev make meson ninja-build pkg-config clang-format
 	# libraries (see README: Dependencies)
 	libjansson-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev libarchive-dev
 	libseccomp-dev libcap-dev libmnl-dev libnftables-dev libzstd-dev libisal-dev zlib1g-dev
