@@ -44,6 +44,11 @@ enum cli_format {
 	FORMAT_JSON,
 };
 int cli_parse_format(const char *value, enum cli_format *out);
+/* The options of a plain listing: --format json|table, -q (names only), -h, and no
+ * arguments. Returns -1 to go on listing, or the exit status to end with now
+ * (after help, or a usage error naming group and command). */
+int cli_list_options(int argc, char **argv, const char *group, const char *command,
+		     void (*help)(FILE *out), enum cli_format *format, bool *quiet);
 void cli_print_json(json_t *j);
 /* A string field, or "" when absent or not a string: for printing. */
 const char *cli_str(json_t *obj, const char *key);

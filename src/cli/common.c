@@ -1,4 +1,5 @@
 /* Helpers shared by the command files: errors, connecting, output. */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,41 @@ int cli_parse_format(const char *value, enum cli_format *out)
 	else
 		return cli_reportf("--format must be \"json\" or \"table\", not \"%s\"", value);
 	return 0;
+}
+
+int cli_list_options(int argc, char **argv, const char *group, const char *command,
+		     void (*help)(FILE *out), enum cli_format *format, bool *quiet)
+{
+	static const struct option opts[] = {
+		{"format", required_argument, NULL, 'f'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	int c;
+
+	*format = FORMAT_TABLE;
+	*quiet = false;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (cli_parse_format(optarg, format) < 0)
+				return EXIT_ENGINE;
+			break;
+		case 'q':
+			*quiet = true;
+			break;
+		case 'h':
+			help(stdout);
+			return 0;
+		default:
+			return cli_usage_error(group, "bad option for %s %s", group, command);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(group, "%s %s takes no arguments", group, command);
+	return -1;
 }
 
 void cli_print_json(json_t *j)

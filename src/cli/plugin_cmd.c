@@ -1,5 +1,4 @@
 /* container plugin list | get NAME | load NAME | unload NAME | restart NAME */
-#include <getopt.h>
 #include <string.h>
 
 #include "cleanup.h"
@@ -21,37 +20,14 @@ static void help(FILE *out)
 
 static int list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"format", required_argument, NULL, 'f'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	_cleanup_json_ json_t *reply = NULL;
-	enum cli_format format = FORMAT_TABLE;
-	bool quiet = false;
-	int c;
+	enum cli_format format;
+	bool quiet;
+	int rc = cli_list_options(argc, argv, "plugin", "list", help, &format, &quiet);
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			if (cli_parse_format(optarg, &format) < 0)
-				return EXIT_ENGINE;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		case 'h':
-			help(stdout);
-			return 0;
-		default:
-			return cli_usage_error("plugin", "bad option for plugin list");
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error("plugin", "plugin list takes no arguments");
+	if (rc >= 0)
+		return rc;
 	if (cli_call("plugin.list", NULL, &reply, &err) < 0)
 		return cli_fail(&err);
 	json_t *items = json_object_get(reply, "plugins"), *p;
