@@ -12,6 +12,7 @@
 
 struct state_db;
 struct supervisor;
+struct dns_host;
 
 struct apiserver {
 	struct ct_paths paths;
@@ -27,16 +28,29 @@ struct apiserver {
 	uint64_t started_ms;
 	char started_at[32];
 	bool stopping;
+	struct dns_host *dns; /* <name>.<domain> on 127.0.0.1:2053 */
 };
 
 void routes_system_register(struct apiserver *api);
 void routes_plugin_register(struct apiserver *api);
 void routes_property_register(struct apiserver *api);
 void routes_container_register(struct apiserver *api);
+void routes_network_register(struct apiserver *api);
+void routes_dns_register(struct apiserver *api);
+/* The host-facing DNS server (dns_host.c). */
+void dns_host_start(struct apiserver *api);
+void dns_host_stop(struct apiserver *api);
+/* A property's value: `property set`, else the config files, else the default
+ * (caller frees; NULL for an unknown key). */
+char *apiserver_property(struct apiserver *api, const char *key);
 /* Stops every running container (stop signal, SIGKILL after timeout seconds);
  * done(data) when all have stopped. */
 void containers_stop_all(struct apiserver *api, int64_t timeout, void (*done)(void *data),
 			 void *data);
+
+/* At boot: reattach to the helpers of running containers' networks, release
+ * what stopped containers held. */
+void containers_boot(struct apiserver *api);
 
 /* Begins an orderly shutdown: stop accepting, stop plugins, then quit the loop. */
 void apiserver_shutdown(struct apiserver *api, const char *why);

@@ -20,6 +20,8 @@
 #include "async_client.h"
 #include "cleanup.h"
 #include "container_db.h"
+#include "etc_files.h"
+#include "network_attach.h"
 #include "frame.h"
 #include "json_util.h"
 #include "log.h"
@@ -153,6 +155,8 @@ static void create_image_done(json_t *image, int *fds, size_t nfds, const struct
 	text = json_dumps(spec, JSON_INDENT(2));
 	if (ct_mkdir_p(bundle, 0700, &err) < 0 || ct_mkdir_p(rootfs, 0755, &err) < 0 ||
 	    ct_mkdir_p(upper, 0755, &err) < 0 || ct_mkdir_p(work, 0700, &err) < 0 ||
+	    etc_files_write(api, id, json_string_value(json_object_get(spec, "hostname")),
+			    c->options, &err) < 0 ||
 	    ct_write_file_atomic(config, text, strlen(text), 0600, &err) < 0)
 		goto fail;
 	char now[32];
@@ -208,6 +212,13 @@ static void route_create(struct ct_request *req, void *data)
 				 name);
 		return;
 	}
+	/* Networks, published ports and DNS options are checked now, so a typo
+	 * fails `create` rather than a later `start`. */
+	_cleanup_json_ json_t *options = json_deep_copy(body);
+	if (netattach_check_options(api, options, &err) < 0) {
+		ct_request_fail(req, &err);
+		return;
+	}
 	/* The image: resolved by the images plugin (snapshots and config). */
 	struct plugin_instance *inst = supervisor_load(api->supervisor, "container-core-images", &err);
 	if (!inst) {
@@ -217,7 +228,7 @@ static void route_create(struct ct_request *req, void *data)
 	struct create_call *c = xcalloc(1, sizeof(*c));
 	c->api = api;
 	c->req = req;
-	c->options = json_deep_copy(body);
+	c->options = move_ptr(options);
 	c->name = name ? xstrdup(name) : NULL;
 	_cleanup_json_ json_t *q = json_pack("{s:s}", "reference", image);
 	async_call(api->loop, plugin_instance_socket(inst), "plugin container-core-images",
@@ -265,37 +276,71 @@ struct start_call {
 	struct apiserver *api;
 	struct ct_request *req;
 	char *id;
+	char *name;
+	char *binary;
+	json_t *options;
+	int in_fd, out_fd, err_fd; /* the client's stdio for the container, or -1 */
+	bool attach;
+	char tty_size[32];
 	int ready_fd;
 	struct ct_watch *watch;
 	char buf[1200];
 	size_t len;
 };
 
+static void start_call_free(struct start_call *s)
+{
+	if (s->watch)
+		ct_loop_unwatch(s->api->loop, s->watch);
+	if (s->ready_fd >= 0)
+		close(s->ready_fd);
+	if (s->in_fd >= 0)
+		close(s->in_fd);
+	if (s->out_fd >= 0)
+		close(s->out_fd);
+	if (s->err_fd >= 0)
+		close(s->err_fd);
+	set_starting(s->id, false);
+	json_decref(s->options);
+	free(s->id);
+	free(s->name);
+	free(s->binary);
+	free(s);
+}
+
+/* The helper that state.json names, for watching its exit. */
+static pid_t helper_pid_of(struct apiserver *api, const char *id)
+{
+	_cleanup_json_ json_t *state = read_state(api, id);
+	return (pid_t)json_integer_value(json_object_get(state, "helperPid"));
+}
+
 static void start_finish(struct start_call *s)
 {
 	s->buf[s->len] = '\0';
 	if (strncmp(s->buf, "ok ", 3) == 0) {
+		if (netattach_wanted(s->options))
+			netattach_watch(s->api, s->id, helper_pid_of(s->api, s->id));
 		ct_request_reply(s->req, json_pack("{s:s, s:i}", "id", s->id, "pid", atoi(s->buf + 3)),
 				 NULL, 0);
-	} else if (strncmp(s->buf, "error ", 6) == 0) {
-		int status = atoi(s->buf + 6);
-		const char *msg = strchr(s->buf + 6, ' ');
-		const char *code = status == 127   ? CT_ERR_COMMAND_NOT_FOUND
-				   : status == 126 ? CT_ERR_CANNOT_RUN
-						   : CT_ERR_INTERNAL;
-		ct_request_error(s->req, code, "starting container %.12s: %s", s->id,
-				 msg ? msg + 1 : "failed");
 	} else {
-		ct_request_error(s->req, CT_ERR_INTERNAL,
-				 "starting container %.12s: the runtime helper exited without "
-				 "saying why; see `container system logs`",
-				 s->id);
+		netattach_release(s->api, s->id);
+		if (strncmp(s->buf, "error ", 6) == 0) {
+			int status = atoi(s->buf + 6);
+			const char *msg = strchr(s->buf + 6, ' ');
+			const char *code = status == 127   ? CT_ERR_COMMAND_NOT_FOUND
+					   : status == 126 ? CT_ERR_CANNOT_RUN
+							   : CT_ERR_INTERNAL;
+			ct_request_error(s->req, code, "starting container %.12s: %s", s->id,
+					 msg ? msg + 1 : "failed");
+		} else {
+			ct_request_error(s->req, CT_ERR_INTERNAL,
+					 "starting container %.12s: the runtime helper exited "
+					 "without saying why; see `container system logs`",
+					 s->id);
+		}
 	}
-	ct_loop_unwatch(s->api->loop, s->watch);
-	close(s->ready_fd);
-	set_starting(s->id, false);
-	free(s->id);
-	free(s);
+	start_call_free(s);
 }
 
 static void ready_event(struct ct_loop *loop, int fd, uint32_t events, void *data)
@@ -311,6 +356,125 @@ static void ready_event(struct ct_loop *loop, int fd, uint32_t events, void *dat
 			return;
 	}
 	start_finish(s);
+}
+
+/* Forks the runtime helper (from the shared sealed copy of its program when
+ * there is one) with the container's stdio, the ready pipe as fd 3, the
+ * program as fd 4 and the network namespace as fd 5. */
+static void launch_helper(struct start_call *s, int netns_fd)
+{
+	struct apiserver *api = s->api;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	_cleanup_free_ char *bundle = bundle_dir(api, s->id);
+	_cleanup_free_ char *sock = helper_socket(api, s->id);
+	int pipefd[2];
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		ct_error_errno(&err, CT_ERR_INTERNAL, "pipe");
+		goto fail;
+	}
+	char *argv[14] = {s->binary, "start",	   "--socket",	 sock,	      "--bundle",
+			  bundle,    "--id",	   s->id,	 "--tty-size", s->tty_size};
+	size_t argc = 10;
+	if (s->attach)
+		argv[argc++] = "--attach";
+	if (api->debug)
+		argv[argc++] = "--debug";
+	if (netns_fd >= 0) {
+		argv[argc++] = "--netns-fd";
+		argv[argc++] = "5";
+	}
+	/* Started from the shared sealed copy, the helper need not copy itself; when
+	 * no copy can be made it starts from the file and makes its own. */
+	char identity[CT_SEALED_IDENTITY_MAX];
+	struct ct_error image_err = CT_ERROR_INIT;
+	int image_fd = runtime_image_fd(s->binary, identity, &image_err);
+	if (image_fd < 0) {
+		log_warn("starting %s from its file: %s", s->id, ct_error_message(&image_err));
+		ct_error_clear(&image_err);
+	}
+	char *sealed_env = image_fd >= 0 ? xasprintf("%s=%s", CT_SEALED_ENV, identity) : NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Out of the way of the dup2 calls below. */
+		int image = image_fd >= 0 ? fcntl(image_fd, F_DUPFD_CLOEXEC, 10) : -1;
+		int netns = netns_fd >= 0 ? fcntl(netns_fd, F_DUPFD_CLOEXEC, 10) : -1;
+		int devnull = open("/dev/null", O_RDWR);
+		dup2(s->in_fd >= 0 ? s->in_fd : devnull, 0);
+		dup2(s->out_fd >= 0 ? s->out_fd : devnull, 1);
+		dup2(s->err_fd >= 0 ? s->err_fd : devnull, 2);
+		dup2(pipefd[1], 3);
+		if (netns >= 0)
+			dup2(netns, 5); /* without CLOEXEC: the helper's to keep */
+		if (image >= 0 && dup3(image, 4, O_CLOEXEC) == 4) {
+			close_range(6, ~0U, 0);
+			putenv(sealed_env);
+			fexecve(4, argv, environ);
+		}
+		close(4);
+		close_range(6, ~0U, 0);
+		unsetenv(CT_SEALED_ENV);
+		execv(s->binary, argv);
+		dprintf(3, "error 125 executing %s: %s", s->binary, strerror(errno));
+		_exit(125);
+	}
+	free(sealed_env);
+	close(pipefd[1]);
+	if (pid < 0) {
+		close(pipefd[0]);
+		ct_error_errno(&err, CT_ERR_INTERNAL, "fork");
+		goto fail;
+	}
+	/* The helper has its copies; a reader of the client's pipes must not wait
+	 * for ours. */
+	int *stdio[] = {&s->in_fd, &s->out_fd, &s->err_fd};
+	for (size_t i = 0; i < ARRAY_SIZE(stdio); i++)
+		if (*stdio[i] >= 0) {
+			close(*stdio[i]);
+			*stdio[i] = -1;
+		}
+	s->ready_fd = pipefd[0];
+	ct_set_nonblock(s->ready_fd, true);
+	s->watch = ct_loop_watch(api->loop, s->ready_fd, EPOLLIN, ready_event, s, &err);
+	if (!s->watch)
+		start_finish(s);
+	return;
+fail:
+	netattach_release(api, s->id);
+	ct_request_fail(s->req, &err);
+	start_call_free(s);
+}
+
+static void start_networks_ready(int netns_fd, const struct ct_error *e, void *data)
+{
+	struct start_call *s = data;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	_cleanup_free_ char *cfg = xasprintf("%s/containers/%s/config.json", s->api->paths.app_root,
+					     s->id);
+	_cleanup_json_ json_t *spec = json_load_file(cfg, 0, NULL);
+
+	if (e) {
+		ct_request_error(s->req, e->code, "starting container %s: %s", s->name,
+				 ct_error_message(e));
+		start_call_free(s);
+		return;
+	}
+	/* /etc/hosts and resolv.conf with the addresses just taken. */
+	const char *hostname = json_string_value(json_object_get(spec, "hostname")) ?: s->name;
+	if (etc_files_write(s->api, s->id, hostname, s->options, &err) < 0) {
+		if (netns_fd >= 0)
+			close(netns_fd);
+		netattach_release(s->api, s->id);
+		ct_request_fail(s->req, &err);
+		start_call_free(s);
+		return;
+	}
+	launch_helper(s, netns_fd);
+	if (netns_fd >= 0)
+		close(netns_fd);
 }
 
 static void route_start(struct ct_request *req, void *data)
@@ -347,7 +511,6 @@ static void route_start(struct ct_request *req, void *data)
 		return;
 	}
 	_cleanup_free_ char *bundle = bundle_dir(api, r.id);
-	_cleanup_free_ char *sock = helper_socket(api, r.id);
 	_cleanup_free_ char *sockdir = xasprintf("%s/c", api->paths.run_root);
 	if (ct_mkdir_p(sockdir, 0700, &err) < 0) {
 		ct_request_fail(req, &err);
@@ -371,82 +534,28 @@ static void route_start(struct ct_request *req, void *data)
 		out_fd = ct_request_take_fd(req, k++);
 		err_fd = ct_request_take_fd(req, k++);
 	}
-	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		ct_request_error(req, CT_ERR_INTERNAL, "pipe: %s", strerror(errno));
-		goto out_fds;
-	}
 	int64_t rows = 0, cols = 0;
 	ct_json_get_int(ct_request_body(req), "rows", false, &rows, "request body", NULL);
 	ct_json_get_int(ct_request_body(req), "cols", false, &cols, "request body", NULL);
-	char size[32];
-	snprintf(size, sizeof(size), "%u,%u", (unsigned)(rows > 0 && rows < 65536 ? rows : 0),
-		 (unsigned)(cols > 0 && cols < 65536 ? cols : 0));
-	char *argv[12] = {m->binary, "start", "--socket", sock, "--bundle", bundle, "--id", r.id,
-			  "--tty-size", size};
-	size_t argc = 10;
-	if (attach)
-		argv[argc++] = "--attach";
-	if (api->debug)
-		argv[argc++] = "--debug";
-	/* Started from the shared sealed copy, the helper need not copy itself; when
-	 * no copy can be made it starts from the file and makes its own. */
-	char identity[CT_SEALED_IDENTITY_MAX];
-	struct ct_error image_err = CT_ERROR_INIT;
-	int image_fd = runtime_image_fd(m->binary, identity, &image_err);
-	if (image_fd < 0) {
-		log_warn("starting %s from its file: %s", r.id, ct_error_message(&image_err));
-		ct_error_clear(&image_err);
-	}
-	char *sealed_env = image_fd >= 0 ? xasprintf("%s=%s", CT_SEALED_ENV, identity) : NULL;
-	pid_t pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		/* Out of the way of the dup2 calls below. */
-		int image = image_fd >= 0 ? fcntl(image_fd, F_DUPFD_CLOEXEC, 10) : -1;
-		int devnull = open("/dev/null", O_RDWR);
-		dup2(in_fd >= 0 ? in_fd : devnull, 0);
-		dup2(out_fd >= 0 ? out_fd : devnull, 1);
-		dup2(err_fd >= 0 ? err_fd : devnull, 2);
-		dup2(pipefd[1], 3);
-		if (image >= 0 && dup3(image, 4, O_CLOEXEC) == 4) {
-			close_range(5, ~0U, 0);
-			putenv(sealed_env);
-			fexecve(4, argv, environ);
-		}
-		close_range(4, ~0U, 0);
-		unsetenv(CT_SEALED_ENV);
-		execv(m->binary, argv);
-		dprintf(3, "error 125 executing %s: %s", m->binary, strerror(errno));
-		_exit(125);
-	}
-	free(sealed_env);
-	close(pipefd[1]);
-	if (pid < 0) {
-		close(pipefd[0]);
-		ct_request_error(req, CT_ERR_INTERNAL, "fork: %s", strerror(errno));
-		goto out_fds;
-	}
 	struct start_call *s = xcalloc(1, sizeof(*s));
 	s->api = api;
 	s->req = req;
 	s->id = xstrdup(r.id);
+	s->name = xstrdup(r.name);
+	s->binary = xstrdup(m->binary);
+	s->options = json_incref(r.options);
+	s->in_fd = in_fd;
+	s->out_fd = out_fd;
+	s->err_fd = err_fd;
+	s->attach = attach;
+	s->ready_fd = -1;
+	snprintf(s->tty_size, sizeof(s->tty_size), "%u,%u",
+		 (unsigned)(rows > 0 && rows < 65536 ? rows : 0),
+		 (unsigned)(cols > 0 && cols < 65536 ? cols : 0));
 	set_starting(r.id, true);
-	s->ready_fd = pipefd[0];
-	ct_set_nonblock(s->ready_fd, true);
-	s->watch = ct_loop_watch(api->loop, s->ready_fd, EPOLLIN, ready_event, s, &err);
-	if (!s->watch)
-		start_finish(s);
-out_fds:
-	if (in_fd >= 0)
-		close(in_fd);
-	if (out_fd >= 0)
-		close(out_fd);
-	if (err_fd >= 0)
-		close(err_fd);
 	container_record_free(&r);
+	/* The container's network namespace, plumbed, before its helper starts. */
+	netattach_start(api, s->id, s->name, s->options, start_networks_ready, s);
 }
 
 /* ---- calls to a running container's helper -------------------------------- */
@@ -614,6 +723,10 @@ static json_t *describe(struct apiserver *api, struct container_record *r, bool 
 	json_object_set_new(j, "command", json_incref(json_object_get(json_object_get(spec, "process"), "args")));
 	json_object_set_new(j, "labels", json_incref(json_object_get(r->options, "labels")) ?: json_object());
 	json_object_set_new(j, "network", json_incref(json_object_get(r->options, "network")) ?: json_string("none"));
+	/* Addresses and published ports while it runs. */
+	json_t *net = netattach_describe(api, r->id);
+	json_object_update(j, net);
+	json_decref(net);
 	json_object_set_new(j, "os", json_incref(json_object_get(r->options, "os")) ?: json_string("linux"));
 	json_object_set_new(j, "architecture", json_incref(json_object_get(r->options, "architecture")) ?: json_string(""));
 	if (full) {
@@ -705,6 +818,7 @@ static int remove_container(struct apiserver *api, struct container_record *r,
 {
 	_cleanup_free_ char *bundle = bundle_dir(api, r->id);
 
+	netattach_release(api, r->id);
 	if (container_db_delete(api->db, r->id, err) < 0 || ct_remove_tree(bundle, err) < 0)
 		return -1;
 	log_info("deleted container %s (%s)", r->name, r->id);
@@ -883,4 +997,18 @@ void containers_stop_all(struct apiserver *api, int64_t timeout, void (*done)(vo
 		container_records_free(all, n);
 	}
 	stop_all_one(NULL, NULL, 0, NULL, s);
+}
+
+static bool container_running(struct apiserver *api, const char *id, pid_t *helper)
+{
+	_cleanup_json_ json_t *state = read_state(api, id);
+	const char *status = json_string_value(json_object_get(state, "status"));
+
+	*helper = (pid_t)json_integer_value(json_object_get(state, "helperPid"));
+	return status && strcmp(status, "running") == 0 && *helper > 0;
+}
+
+void containers_boot(struct apiserver *api)
+{
+	netattach_boot(api, container_running);
 }

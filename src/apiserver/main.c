@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "apiserver.h"
+#include "networks.h"
 #include "cleanup.h"
 #include "log.h"
 #include "router.h"
@@ -292,10 +293,15 @@ int main(int argc, char **argv)
 	routes_property_register(&api);
 	routes_plugin_register(&api);
 	routes_container_register(&api);
+	routes_network_register(&api);
+	routes_dns_register(&api);
 	ct_server_fallback(api.server, router_forward, &api);
 
 	api.supervisor = supervisor_new(&api);
 	supervisor_boot(api.supervisor);
+	networks_boot(&api);
+	containers_boot(&api);
+	dns_host_start(&api);
 
 	log_info("serving on %s (version %s, app root %s)", api.socket_path, CONTAINER_VERSION,
 		 api.paths.app_root);
@@ -321,6 +327,7 @@ int main(int argc, char **argv)
 fail:
 	log_error("%s", ct_error_message(&err));
 out:
+	dns_host_stop(&api);
 	ct_server_free(api.server);
 	supervisor_free(api.supervisor);
 	state_close(api.db);

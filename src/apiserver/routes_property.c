@@ -7,6 +7,7 @@
 #include "json_util.h"
 #include "log.h"
 #include "state.h"
+#include "util.h"
 
 static void warn_config(const char *message)
 {
@@ -135,4 +136,18 @@ void routes_property_register(struct apiserver *api)
 	ct_server_route(api->server, "property.get", route_get, api);
 	ct_server_route(api->server, "property.set", route_set, api);
 	ct_server_route(api->server, "property.clear", route_clear, api);
+}
+
+char *apiserver_property(struct apiserver *api, const char *key)
+{
+	const struct ct_property_def *def = ct_property_find(key);
+	char *set = NULL;
+
+	if (state_property_get(api->db, key, &set, NULL) == 0 && set)
+		return set;
+	_cleanup_json_ json_t *files = ct_config_load_files(warn_config);
+	const char *v = json_string_value(json_object_get(json_object_get(files, key), "value"));
+	if (v)
+		return xstrdup(v);
+	return def ? xstrdup(def->default_value) : NULL;
 }

@@ -1,4 +1,5 @@
 #include "spec_builder.h"
+#include "etc_files.h"
 
 #include <ctype.h>
 #include <signal.h>
@@ -403,6 +404,11 @@ json_t *spec_build(const struct spec_inputs *in, struct ct_error *err)
 	if (stop_signal)
 		json_object_set_new(annotations, "org.container.stopSignal", json_string(stop_signal));
 
+	/* /etc/hosts, /etc/hostname, /etc/resolv.conf: ours, over the image's. */
+	json_t *all_mounts = mounts(opts), *etc_mounts = etc_files_mounts(in->bundle, opts);
+	json_array_extend(all_mounts, etc_mounts);
+	json_decref(etc_mounts);
+
 	json_t *spec = json_pack(
 		"{s:s, s:{s:b, s:o, s:o, s:s, s:o, s:{s:O, s:O, s:O, s:o, s:[]}, s:o, s:b},"
 		" s:{s:s, s:b}, s:s, s:o, s:{s:o, s:o, s:o, s:o, s:s}, s:o}",
@@ -411,7 +417,7 @@ json_t *spec_build(const struct spec_inputs *in, struct ct_error *err)
 		cwd, "env", env, "capabilities", "bounding", caps, "effective", caps, "permitted",
 		caps, "inheritable", json_array(), "ambient", "rlimits", ulimits, "noNewPrivileges", 1,
 		"root", "path", rootfs, "readonly", json_object_get(opts, "readOnly") == json_true(),
-		"hostname", hostname, "mounts", mounts(opts), "linux", "namespaces", namespaces,
+		"hostname", hostname, "mounts", all_mounts, "linux", "namespaces", namespaces,
 		"maskedPaths", masked, "readonlyPaths", readonly, "resources", resources, "cgroupsPath",
 		cgroups_path, "annotations", annotations);
 	json_decref(caps);

@@ -42,6 +42,34 @@ static const char *const migrations[] = {
 	"  created_at TEXT NOT NULL,"
 	"  options TEXT NOT NULL"
 	");",
+	/* 3 -> 4: networks, the addresses of containers on them while they run,
+	 * and the DNS domains containers answer under. An allocation row lives
+	 * from a container's start to its exit; ports holds what was published,
+	 * with the host ports actually chosen. */
+	"CREATE TABLE networks ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  subnet TEXT NOT NULL UNIQUE,"
+	"  gateway TEXT NOT NULL,"
+	"  bridge TEXT NOT NULL UNIQUE,"
+	"  internal INTEGER NOT NULL,"
+	"  labels TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL"
+	");"
+	"CREATE TABLE ip_allocations ("
+	"  network TEXT NOT NULL REFERENCES networks(name),"
+	"  address TEXT NOT NULL,"
+	"  container_id TEXT NOT NULL,"
+	"  interface TEXT NOT NULL,"
+	"  host_interface TEXT NOT NULL,"
+	"  mac TEXT NOT NULL,"
+	"  ports TEXT NOT NULL,"
+	"  PRIMARY KEY (network, address),"
+	"  UNIQUE (container_id, network)"
+	");"
+	"CREATE TABLE dns_domains ("
+	"  domain TEXT PRIMARY KEY NOT NULL,"
+	"  created_at TEXT NOT NULL"
+	");",
 };
 
 int state_latest_version(void)

@@ -53,6 +53,10 @@ void cli_print_json(json_t *j);
 /* A string field, or "" when absent or not a string: for printing. */
 const char *cli_str(json_t *obj, const char *key);
 
+/* One -l/--label KEY=VALUE (a bare KEY gets "") into the labels object; -1
+ * after printing why when the key is empty. */
+int cli_add_label(json_t *labels, const char *kv);
+
 /* A table: columns sized to their widest cell, as docker prints them. */
 struct cli_table;
 struct cli_table *cli_table_new(size_t ncols, const char *const *headers);
@@ -65,6 +69,7 @@ int cmd_system(int argc, char **argv);
 int cmd_plugin(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
+int cmd_network(int argc, char **argv);
 /* The registry host of an image reference as the user typed it, with the
  * server's registry.domain as the default (caller frees; NULL when invalid). */
 char *cli_registry_of(const char *input);
@@ -85,6 +90,7 @@ int cmd_exec(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_system_logs(int argc, char **argv);
 int cmd_system_property(int argc, char **argv);
+int cmd_system_dns(int argc, char **argv);
 
 /* Runs `container NAME args…` as a CLI plugin; returns its exit status, or
  * -1 when no plugin of that name exists. */

@@ -188,6 +188,19 @@ void cli_table_free(struct cli_table *t)
 	free(t);
 }
 
+int cli_add_label(json_t *labels, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	_cleanup_free_ char *key = eq ? xstrndup(kv, eq - kv) : xstrdup(kv);
+
+	if (!*key)
+		return cli_reportf("--label %s: expected KEY=VALUE (or a bare KEY), such as "
+				   "team=web",
+				   kv);
+	json_object_set_new(labels, key, json_string(eq ? eq + 1 : ""));
+	return 0;
+}
+
 const char *cli_str(json_t *obj, const char *key)
 {
 	const char *v = json_string_value(json_object_get(obj, key));

@@ -180,6 +180,52 @@ int cmd_delete(int argc, char **argv)
 	return for_each(argc, argv, optind, "container.delete", extra, "delete");
 }
 
+/* The first network's address without its prefix length ("10.89.0.2"), or "". */
+static void format_address(json_t *ct, char *buf, size_t size)
+{
+	const char *addr = cli_str(json_array_get(json_object_get(ct, "networks"), 0), "address");
+
+	snprintf(buf, size, "%.*s", (int)strcspn(addr, "/"), addr);
+}
+
+/* PORT or FIRST-LAST for a range of count ports. */
+static void print_port_range(FILE *f, json_int_t first, json_int_t count)
+{
+	if (count > 1)
+		fprintf(f, "%lld-%lld", (long long)first, (long long)(first + count - 1));
+	else
+		fprintf(f, "%lld", (long long)first);
+}
+
+/* Published ports as docker prints them: "0.0.0.0:8080->80/tcp,
+ * 127.0.0.1:8000-8010->80-90/tcp" (an empty host address is every address). */
+static char *format_ports(json_t *ports)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	json_t *p;
+	size_t i;
+
+	if (!f)
+		return xstrdup("");
+	json_array_foreach (ports, i, p) {
+		const char *ip = cli_str(p, "hostIp"), *proto = cli_str(p, "proto");
+		json_int_t count = json_integer_value(json_object_get(p, "count"));
+		bool v6 = strchr(ip, ':') != NULL;
+		if (count < 1)
+			count = 1;
+		fprintf(f, "%s%s%s%s:", i ? ", " : "", v6 ? "[" : "", *ip ? ip : "0.0.0.0",
+			v6 ? "]" : "");
+		print_port_range(f, json_integer_value(json_object_get(p, "hostPort")), count);
+		fputs("->", f);
+		print_port_range(f, json_integer_value(json_object_get(p, "containerPort")), count);
+		fprintf(f, "/%s", *proto ? proto : "tcp");
+	}
+	fclose(f);
+	return out;
+}
+
 int cmd_list(int argc, char **argv)
 {
 	static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
@@ -207,7 +253,9 @@ int cmd_list(int argc, char **argv)
 				return EXIT_ENGINE;
 			break;
 		case 'h':
-			printf("Usage: container list [-a] [-q] [--format json|table]\n");
+			printf("Usage: container list [-a] [-q] [--format json|table]\n"
+			       "Columns: ID NAME IMAGE OS ARCH STATE ADDR PORTS (ADDR and PORTS "
+			       "while running)\n");
 			return 0;
 		default:
 			return cli_usage_error("list", "bad option");
@@ -227,11 +275,13 @@ int cmd_list(int argc, char **argv)
 			printf("%.12s\n", cli_str(ct, "id"));
 		return 0;
 	}
-	static const char *const headers[] = {"ID", "NAME", "IMAGE", "OS", "ARCH", "STATE", "ADDR"};
-	struct cli_table *t = cli_table_new(7, headers);
+	static const char *const headers[] = {"ID",	"NAME",	 "IMAGE", "OS",
+					      "ARCH", "STATE", "ADDR",	 "PORTS"};
+	struct cli_table *t = cli_table_new(8, headers);
 	json_array_foreach (items, i, ct) {
 		json_t *st = json_object_get(ct, "state");
-		char id[16], state[64];
+		char id[16], state[64], addr[64];
+		_cleanup_free_ char *ports = format_ports(json_object_get(ct, "ports"));
 		snprintf(id, sizeof(id), "%.12s", cli_str(ct, "id"));
 		const char *status = cli_str(st, "status");
 		if (strcmp(status, "stopped") == 0)
@@ -239,9 +289,10 @@ int cmd_list(int argc, char **argv)
 				 (long long)json_integer_value(json_object_get(st, "exitCode")));
 		else
 			snprintf(state, sizeof(state), "%s", status);
+		format_address(ct, addr, sizeof(addr));
 		const char *cells[] = {id,	  cli_str(ct, "name"),	   cli_str(ct, "image"),
 				       cli_str(ct, "os"), cli_str(ct, "architecture"), state,
-				       ""};
+				       addr,		  ports};
 		cli_table_add(t, cells);
 	}
 	cli_table_print(t, stdout);

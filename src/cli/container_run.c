@@ -1,5 +1,6 @@
 /* container create | run | start: the options docker users type, turned into a
  * container.create request; run = create + start + attach + wait. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -34,8 +35,14 @@ static void help(FILE *out, const char *verb)
 		"Management: -d, --detach  --rm  --name NAME  -l, --label K=V  --cidfile FILE\n"
 		"            --read-only  --tmpfs PATH[:OPTIONS]  --cap-add CAP  --cap-drop CAP\n"
 		"            --masked-path PATH  --read-only-path PATH  --stop-signal SIG\n"
-		"            --security-opt seccomp=unconfined  --hostname NAME\n"
-		"Network:    --network none|host\n"
+		"            --security-opt seccomp=unconfined\n"
+		"Network:    --network NAME|none|host  (repeat for eth1, eth2, …; default: the\n"
+		"            network \"default\"; none and host stand alone)\n"
+		"            -p, --publish [IP:][HOST_PORT:]PORT[/tcp|udp]  (8080:80, 127.0.0.1:8080:80,\n"
+		"            8000-8010:80-90/udp, 0:80 for any free host port)\n"
+		"            --publish-socket HOST_PATH:CONTAINER_PATH  --hostname NAME\n"
+		"            --dns IP  --dns-search DOMAIN  --dns-option OPT  --dns-domain DOMAIN\n"
+		"            --no-dns  (leave the container's DNS unconfigured)\n"
 		"Image:      --platform OS/ARCH  (pulled when missing)\n",
 		verb);
 }
@@ -184,11 +191,183 @@ enum {
 	OPT_MASKED,
 	OPT_RO_PATH,
 	OPT_NETWORK,
+	OPT_PUBLISH_SOCKET,
+	OPT_DNS,
+	OPT_DNS_SEARCH,
+	OPT_DNS_OPTION,
+	OPT_DNS_DOMAIN,
+	OPT_NO_DNS,
 	OPT_HOSTNAME,
 	OPT_STOP_SIGNAL,
 	OPT_SECURITY,
 	OPT_PLATFORM,
 };
+
+/* The network flags of create/run, gathered until the options end: --network
+ * none|host must stand alone, which only the whole list can tell. */
+struct network_opts {
+	json_t *networks, *publish, *sockets, *dns, *search, *options;
+	const char *domain;
+	bool no_dns;
+};
+
+static void network_opts_free(struct network_opts *n)
+{
+	json_decref(n->networks);
+	json_decref(n->publish);
+	json_decref(n->sockets);
+	json_decref(n->dns);
+	json_decref(n->search);
+	json_decref(n->options);
+}
+
+#define _cleanup_network_opts_ __attribute__((cleanup(network_opts_free)))
+
+/* -p [IP:][HOST_PORT:]PORT[/PROTO]: only the container side's shape is checked
+ * here, so a typo fails before anything is pulled; the API server parses the
+ * whole spec (addresses, ranges, free ports) and has the last word. */
+static int check_publish(const char *spec)
+{
+	const char *slash = strrchr(spec, '/');
+	const char *colon = strrchr(spec, ':');
+	const char *port = colon ? colon + 1 : spec;
+	size_t len = slash && slash > port ? (size_t)(slash - port) : strlen(port);
+	size_t digits = strspn(port, "0123456789");
+
+	if (slash && slash < port)
+		return cli_reportf("-p %s: the protocol goes last, as in 8080:80/udp", spec);
+	if (slash && strcmp(slash + 1, "tcp") != 0 && strcmp(slash + 1, "udp") != 0)
+		return cli_reportf("-p %s: the protocol is tcp or udp, not \"%s\"", spec, slash + 1);
+	if (digits && digits < len && port[digits] == '-')
+		digits += 1 + strspn(port + digits + 1, "0123456789");
+	if (!len || digits != len || port[len - 1] == '-')
+		return cli_reportf("-p %s: expected [IP:][HOST_PORT:]PORT[/tcp|udp] with ports "
+				   "such as 80 or 80-90, as in 8080:80 or 127.0.0.1:8080:80/tcp",
+				   spec);
+	return 0;
+}
+
+/* --publish-socket HOST_PATH:CONTAINER_PATH; a relative host path is taken
+ * from our working directory, since the API server has another one. */
+static int add_publish_socket(json_t *sockets, const char *spec)
+{
+	const char *colon = strchr(spec, ':');
+
+	if (!colon || colon == spec || colon[1] != '/')
+		return cli_reportf("--publish-socket %s: expected HOST_PATH:CONTAINER_PATH with "
+				   "an absolute container path, as in ./app.sock:/run/app.sock",
+				   spec);
+	if (spec[0] == '/') {
+		json_array_append_new(sockets, json_string(spec));
+		return 0;
+	}
+	_cleanup_free_ char *cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return cli_reportf("--publish-socket %s: cannot resolve the relative host path: "
+				   "%s",
+				   spec, strerror(errno));
+	while (strncmp(spec, "./", 2) == 0)
+		spec += 2;
+	_cleanup_free_ char *abs = xasprintf("%s/%s", cwd, spec);
+	json_array_append_new(sockets, json_string(abs));
+	return 0;
+}
+
+/* One network flag (c is its option code) into n; -1 after printing why. */
+static int network_option(struct network_opts *n, int c, const char *arg)
+{
+	unsigned char addr[16];
+
+	switch (c) {
+	case OPT_NETWORK: {
+		json_t *v;
+		size_t i;
+		if (!*arg)
+			return cli_reportf("--network needs a network name, none or host");
+		json_array_foreach (n->networks, i, v)
+			if (strcmp(json_string_value(v), arg) == 0)
+				return cli_reportf("--network %s is given twice; a container joins "
+						   "a network once",
+						   arg);
+		json_array_append_new(n->networks, json_string(arg));
+		return 0;
+	}
+	case 'p':
+		if (check_publish(arg) < 0)
+			return -1;
+		json_array_append_new(n->publish, json_string(arg));
+		return 0;
+	case OPT_PUBLISH_SOCKET:
+		return add_publish_socket(n->sockets, arg);
+	case OPT_DNS:
+		if (inet_pton(AF_INET, arg, addr) != 1 && inet_pton(AF_INET6, arg, addr) != 1)
+			return cli_reportf("--dns takes a nameserver's IP address, such as 1.1.1.1, "
+					   "not \"%s\"",
+					   arg);
+		json_array_append_new(n->dns, json_string(arg));
+		return 0;
+	case OPT_DNS_SEARCH:
+		json_array_append_new(n->search, json_string(arg));
+		return 0;
+	case OPT_DNS_OPTION:
+		json_array_append_new(n->options, json_string(arg));
+		return 0;
+	case OPT_DNS_DOMAIN:
+		if (!*arg)
+			return cli_reportf("--dns-domain needs a domain, such as test");
+		n->domain = arg;
+		return 0;
+	case OPT_NO_DNS:
+		n->no_dns = true;
+		return 0;
+	}
+	return cli_reportf("internal error: option %d is not a network option", c);
+}
+
+/* A non-empty array into body under key; an empty one stays behind (to be freed). */
+static void move_array(json_t *body, const char *key, json_t **array)
+{
+	if (json_array_size(*array))
+		json_object_set_new(body, key, move_ptr(*array));
+}
+
+/* Checks the flags against each other and moves them into the create body
+ * (fields left out when not given, so the API server's defaults apply). */
+static int network_opts_apply(struct network_opts *n, json_t *body)
+{
+	const char *first = json_string_value(json_array_get(n->networks, 0));
+	bool alone = first && (strcmp(first, "none") == 0 || strcmp(first, "host") == 0);
+	json_t *v;
+	size_t i;
+
+	json_array_foreach (n->networks, i, v) {
+		const char *name = json_string_value(v);
+		if ((strcmp(name, "none") == 0 || strcmp(name, "host") == 0) &&
+		    json_array_size(n->networks) > 1)
+			return cli_reportf("--network %s can't be combined with other networks; "
+					   "give either --network %s or named networks",
+					   name, name);
+	}
+	if (alone && (json_array_size(n->publish) || json_array_size(n->sockets)))
+		return cli_reportf("--network %s: nothing to publish to (-p and --publish-socket "
+				   "need a network: drop --network %s or the publish flags)",
+				   first, first);
+	if (n->no_dns && (json_array_size(n->dns) || json_array_size(n->search) ||
+			  json_array_size(n->options) || n->domain))
+		return cli_reportf("--no-dns leaves the container's DNS unconfigured: drop it or "
+				   "the other --dns flags");
+	move_array(body, "networks", &n->networks);
+	move_array(body, "publish", &n->publish);
+	move_array(body, "publishSockets", &n->sockets);
+	move_array(body, "dns", &n->dns);
+	move_array(body, "dnsSearch", &n->search);
+	move_array(body, "dnsOptions", &n->options);
+	if (n->domain)
+		json_object_set_new(body, "dnsDomain", json_string(n->domain));
+	if (n->no_dns)
+		json_object_set_new(body, "noDns", json_true());
+	return 0;
+}
 
 /* Parses argv into o; returns the index of IMAGE, or -1 after printing why. */
 static int parse_create(int argc, char **argv, const char *verb, struct create_opts *o)
@@ -222,6 +401,15 @@ static int parse_create(int argc, char **argv, const char *verb, struct create_o
 		{"masked-path", required_argument, NULL, OPT_MASKED},
 		{"read-only-path", required_argument, NULL, OPT_RO_PATH},
 		{"network", required_argument, NULL, OPT_NETWORK},
+		{"net", required_argument, NULL, OPT_NETWORK},
+		{"publish", required_argument, NULL, 'p'},
+		{"publish-socket", required_argument, NULL, OPT_PUBLISH_SOCKET},
+		{"dns", required_argument, NULL, OPT_DNS},
+		{"dns-search", required_argument, NULL, OPT_DNS_SEARCH},
+		{"dns-option", required_argument, NULL, OPT_DNS_OPTION},
+		{"dns-opt", required_argument, NULL, OPT_DNS_OPTION},
+		{"dns-domain", required_argument, NULL, OPT_DNS_DOMAIN},
+		{"no-dns", no_argument, NULL, OPT_NO_DNS},
 		{"hostname", required_argument, NULL, OPT_HOSTNAME},
 		{"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
 		{"security-opt", required_argument, NULL, OPT_SECURITY},
@@ -233,6 +421,14 @@ static int parse_create(int argc, char **argv, const char *verb, struct create_o
 	json_t *env = json_array(), *labels = json_object(), *ulimits = json_array(),
 	       *tmpfs = json_array(), *cap_add = json_array(), *cap_drop = json_array(),
 	       *masked = json_array(), *ro_paths = json_array();
+	_cleanup_network_opts_ struct network_opts net = {
+		.networks = json_array(),
+		.publish = json_array(),
+		.sockets = json_array(),
+		.dns = json_array(),
+		.search = json_array(),
+		.options = json_array(),
+	};
 	const char *uid = NULL, *gid = NULL;
 	int c;
 
@@ -244,9 +440,8 @@ static int parse_create(int argc, char **argv, const char *verb, struct create_o
 	json_object_set_new(b, "capDrop", cap_drop);
 	json_object_set_new(b, "maskedPaths", masked);
 	json_object_set_new(b, "readOnlyPaths", ro_paths);
-	json_object_set_new(b, "network", json_string("none"));
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+e:u:w:itc:m:dl:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+e:u:w:itc:m:dl:p:h", opts, NULL)) != -1) {
 		int64_t size;
 		switch (c) {
 		case 'e':
@@ -327,12 +522,10 @@ static int parse_create(int argc, char **argv, const char *verb, struct create_o
 			json_object_set_new(b, "entrypoint", ep);
 			break;
 		}
-		case 'l': {
-			const char *eq = strchr(optarg, '=');
-			_cleanup_free_ char *k = eq ? xstrndup(optarg, eq - optarg) : xstrdup(optarg);
-			json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
+		case 'l':
+			if (cli_add_label(labels, optarg) < 0)
+				return -1;
 			break;
-		}
 		case OPT_CIDFILE:
 			o->cidfile = optarg;
 			break;
@@ -365,11 +558,15 @@ static int parse_create(int argc, char **argv, const char *verb, struct create_o
 			json_array_append_new(ro_paths, json_string(optarg));
 			break;
 		case OPT_NETWORK:
-			if (strcmp(optarg, "none") && strcmp(optarg, "host"))
-				return cli_reportf("--network %s: only none and host exist so far "
-						   "(networks come with the networking issue)",
-						   optarg);
-			json_object_set_new(b, "network", json_string(optarg));
+		case 'p':
+		case OPT_PUBLISH_SOCKET:
+		case OPT_DNS:
+		case OPT_DNS_SEARCH:
+		case OPT_DNS_OPTION:
+		case OPT_DNS_DOMAIN:
+		case OPT_NO_DNS:
+			if (network_option(&net, c, optarg) < 0)
+				return -1;
 			break;
 		case OPT_HOSTNAME:
 			json_object_set_new(b, "hostname", json_string(optarg));
@@ -396,6 +593,8 @@ static int parse_create(int argc, char **argv, const char *verb, struct create_o
 			return -1;
 		}
 	}
+	if (network_opts_apply(&net, b) < 0)
+		return -1;
 	if (uid || gid) {
 		_cleanup_free_ char *u = xasprintf("%s%s%s", uid ? uid : "0", gid ? ":" : "",
 						   gid ? gid : "");

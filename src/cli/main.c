@@ -35,7 +35,8 @@ static const struct command commands[] = {
 	{"prune", cmd_prune, "Delete every stopped container"},
 	{"image", cmd_image, "Pull, list, inspect, tag, delete, prune and import images"},
 	{"registry", cmd_registry, "Log in to, log out of and list registries"},
-	{"system", cmd_system, "Manage the API server: start, stop, status, version, logs, property"},
+	{"network", cmd_network, "Create, list, inspect, delete and prune networks"},
+	{"system", cmd_system, "The API server: start, stop, status, version, logs, property, dns"},
 	{"plugin", cmd_plugin, "List, load, unload and restart plugins"},
 };
 

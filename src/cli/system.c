@@ -1,4 +1,4 @@
-/* container system start|stop|status|version|logs|property */
+/* container system start|stop|status|version|logs|property|dns */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -31,7 +31,9 @@ static void system_help(FILE *out)
 		     "            [--format json|table]\n"
 		     "  version   Show the CLI's and the API server's versions [--format json|table]\n"
 		     "  logs      Show the API server's and plugins' log [-f] [--last DURATION]\n"
-		     "  property  list | get KEY | set KEY VALUE | clear KEY\n");
+		     "  property  list | get KEY | set KEY VALUE | clear KEY\n"
+		     "  dns       create DOMAIN | delete DOMAIN... | list: the local domains\n"
+		     "            containers answer under\n");
 }
 
 static int ping(json_t **reply)
@@ -350,6 +352,7 @@ int cmd_system(int argc, char **argv)
 		{"start", system_start},	{"stop", system_stop},
 		{"status", system_status},	{"version", system_version},
 		{"logs", cmd_system_logs},	{"property", cmd_system_property},
+		{"dns", cmd_system_dns},
 	};
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

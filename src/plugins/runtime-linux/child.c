@@ -183,6 +183,16 @@ static void child_start(const struct child_args *a)
 		child_fail(errno, "setting the hostname %s", s->hostname);
 		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
 	}
+	/* The network namespace the API server made: its interfaces were plumbed
+	 * before we were started, so the process finds eth0 up from its first
+	 * instruction. Joined before any mount, as /sys shows the mounter's. */
+	if (a->netns_fd >= 0) {
+		if (setns(a->netns_fd, CLONE_NEWNET) < 0) {
+			child_fail(errno, "joining the container's network namespace");
+			report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
+		}
+		close(a->netns_fd);
+	}
 	if ((s->namespaces & CLONE_NEWNET) && loopback_up() < 0)
 		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
 	if (mounts_setup_rootfs(s, a->bundle, a->init_path) < 0 || mounts_finish(s) < 0)
@@ -390,6 +400,15 @@ static void __attribute__((noreturn)) child_finish(const struct child_args *a)
 			child_fail(errno, "switching to uid %u gid %u", user.uid, user.gid);
 			report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
 		}
+	}
+	/* The helper is the container's keeper: killed, nothing would record how
+	 * the container ended or release its address, ports and names, and the
+	 * API server already counts it as stopped. So the container's init ends
+	 * with it. Set after the switch of user, which clears it; kept across exec
+	 * (no_new_privs below rules out the set-user-ID exec that would clear it). */
+	if (a->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+		child_fail(errno, "setting the parent-death signal");
+		report_and_exit(a->sync_fd, CHILD_EXIT_SETUP);
 	}
 	/* Always: a security line that never moves, and what lets an unprivileged
 	 * process load the seccomp filter. */

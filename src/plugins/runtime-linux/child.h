@@ -23,6 +23,8 @@ struct child_args {
 	const int *cgroup_fds; /* write "0" to each to join the container's cgroup */
 	size_t n_cgroup_fds;
 	const char *init_path; /* container-init for --init, or NULL */
+	int netns_fd;	       /* a network namespace to join, or -1 for the spec's own */
+	bool die_with_parent;  /* the container's init: SIGKILL when the helper dies */
 	unsigned short tty_rows, tty_cols; /* -t: the client's window, 0 when unknown */
 	/* Security steps prepared by the parent; may be NULL while absent. */
 	int (*apply_rlimits)(void *data);

@@ -40,6 +40,9 @@ struct helper {
 	struct ct_timer *kill_timer;
 	void *cgroup;	 /* struct cgroup *, when the cgroup module is present */
 	void *security; /* prepared security settings */
+	/* --netns-fd: a network namespace made (and plumbed) by the API server for
+	 * the container to join instead of a new empty one; -1 otherwise. */
+	int netns_fd;
 };
 
 int helper_write_state(struct helper *h);

@@ -397,11 +397,15 @@ static pid_t start_container(struct helper *h, int stdin_fd, struct ct_error *er
 		.stdio = {stdin_fd, out[1], errp[1]},
 		.tty_rows = h->tty_rows,
 		.tty_cols = h->tty_cols,
+		.netns_fd = h->netns_fd,
+		.die_with_parent = true,
 	};
 	if (security_glue_prepare(h, &a, err) < 0)
 		return -1;
 
 	int flags = h->spec.namespaces & ~CLONE_NEWCGROUP; /* cgroupns: after joining */
+	if (h->netns_fd >= 0)
+		flags &= ~CLONE_NEWNET; /* joined in the child instead */
 	pid_t pid = syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid < 0)
 		return ct_error_errno(err, CT_ERR_INTERNAL, "creating the container's namespaces");
@@ -414,6 +418,11 @@ static pid_t start_container(struct helper *h, int stdin_fd, struct ct_error *er
 	close(sync[1]);
 	close(out[1]);
 	close(errp[1]);
+	if (h->netns_fd >= 0) {
+		/* The container holds its namespace now; the veth dies with it. */
+		close(h->netns_fd);
+		h->netns_fd = -1;
+	}
 	security_glue_after_clone(h, &a);
 
 	/* EOF: the child exec'd; a message: it failed, and why. */
@@ -451,7 +460,8 @@ int main(int argc, char **argv)
 			   .client_fd = {-1, -1},
 			   .log = {.fd = -1},
 			   .tty_master = -1,
-			   .tty_input = -1};
+			   .tty_input = -1,
+			   .netns_fd = -1};
 	const char *socket_path = NULL;
 	bool attach = false, debug = false;
 	struct ct_paths paths;
@@ -470,10 +480,17 @@ int main(int argc, char **argv)
 			sscanf(argv[++i], "%hu,%hu", &h.tty_rows, &h.tty_cols);
 		else if (strcmp(argv[i], "--debug") == 0)
 			debug = true;
+		else if (strcmp(argv[i], "--netns-fd") == 0 && i + 1 < argc)
+			h.netns_fd = atoi(argv[++i]);
+	}
+	if (h.netns_fd >= 0 && fcntl(h.netns_fd, F_SETFD, FD_CLOEXEC) < 0) {
+		fprintf(stderr, "container-runtime-linux: --netns-fd %d: %s\n", h.netns_fd,
+			strerror(errno));
+		return 2;
 	}
 	if (argc < 2 || strcmp(argv[1], "start") != 0 || !socket_path || !h.bundle || !h.id) {
 		fprintf(stderr, "usage: container-runtime-linux start --socket PATH --bundle DIR "
-				"--id ID [--attach] [--debug]\n");
+				"--id ID [--attach] [--netns-fd N] [--debug]\n");
 		return 2;
 	}
 	ct_log_init("container-runtime-linux", debug ? CT_LOG_DEBUG : CT_LOG_INFO, false);

@@ -819,6 +819,36 @@ int nl_link_set_master(struct nl_sock *nl, const char *name, const char *bridge,
 	return 0;
 }
 
+int nl_link_set_hairpin(struct nl_sock *nl, const char *name, bool on, struct ct_error *err)
+{
+	struct nl_reply reply;
+	struct ifinfomsg *ifm;
+	struct nlattr *protinfo;
+	struct nlmsghdr *nlh;
+	int index;
+
+	if (check_ifname(name, "interface", err) < 0)
+		return -1;
+	/* The bridge's own setlink (AF_BRIDGE) finds the port by index only. */
+	index = nl_link_index(nl, name, err);
+	if (index < 0)
+		return ct_error_prefix(err, "setting hairpin mode on %s", name);
+	nlh = nl_msg_start(nl, RTM_SETLINK, 0);
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_BRIDGE;
+	ifm->ifi_index = index;
+	protinfo = mnl_attr_nest_start(nlh, IFLA_PROTINFO | NLA_F_NESTED);
+	mnl_attr_put_u8(nlh, IFLA_BRPORT_MODE, on ? 1 : 0);
+	mnl_attr_nest_end(nlh, protinfo);
+	if (nl_transact(nl, NULL, NULL, &reply) < 0) {
+		if (reply.errnum == EOPNOTSUPP || reply.errnum == EINVAL)
+			return nl_fail_hint(err, &reply, "is it a port of a bridge?",
+					    "setting hairpin mode on %s", name);
+		return setlink_fail(err, &reply, name, "setting hairpin mode on %s", name);
+	}
+	return 0;
+}
+
 int nl_link_rename(struct nl_sock *nl, const char *name, const char *new_name, struct ct_error *err)
 {
 	struct nl_reply reply;

@@ -91,6 +91,11 @@ int nl_link_set_mac(struct nl_sock *nl, const char *name, const uint8_t mac[6],
 /* Makes name a port of bridge; bridge NULL takes it out of its bridge. */
 int nl_link_set_master(struct nl_sock *nl, const char *name, const char *bridge,
 		       struct ct_error *err);
+/* Hairpin mode on a bridge port (`bridge link set dev NAME hairpin on`): the bridge may send a
+ * frame back out of the port it came in on. A container calling its own published port needs
+ * it: the DNAT'ed packet must return through the container's own veth. notFound when there is
+ * no such interface; unsupported or invalidArgument when it is not a port of a bridge. */
+int nl_link_set_hairpin(struct nl_sock *nl, const char *name, bool on, struct ct_error *err);
 /* Kernels before 6.2 refuse to rename an interface that is up (conflict); newer ones
  * allow it. */
 int nl_link_rename(struct nl_sock *nl, const char *name, const char *new_name,
