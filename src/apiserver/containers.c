@@ -63,7 +63,7 @@ static json_t *read_state(struct apiserver *api, const char *id)
 	 * written yet. */
 	if (strcmp(json_string_value(json_object_get(j, "status")) ?: "", "running") == 0) {
 		pid_t helper = json_integer_value(json_object_get(j, "helperPid"));
-		if (helper <= 0 || (kill(helper, 0) < 0 && errno == ESRCH)) {
+		if (!ct_pid_running(helper)) {
 			json_object_set_new(j, "status", json_string("stopped"));
 			json_object_set_new(j, "error",
 					    json_string("its runtime helper ended without recording "

@@ -249,8 +249,8 @@ static void attach_replied(json_t *body, int *fds, size_t nfds, const struct ct_
 	if (e) {
 		/* This network's row goes too; the plugin undid its part. */
 		alloc_db_delete(a->api->db, a->id, a->current, NULL);
-		ct_error_set(&err, e->code, e->errnum, "attaching to network %s: %s", a->current,
-			     ct_error_message(e));
+		/* The plugin's message names the network and the step. */
+		ct_error_set(&err, e->code, e->errnum, "%s", ct_error_message(e));
 		attach_finish(a, &err);
 		return;
 	}
@@ -313,12 +313,13 @@ static void attach_next(struct attach *a)
 	const char *hostname = json_string_value(json_object_get(a->options, "hostname"));
 	if (hostname && strcmp(hostname, a->name) != 0)
 		json_array_append_new(names, json_string(hostname));
+	/* Ports are published on the first network, as docker does. */
+	json_t *ports = index == 0 ? json_object_get(a->options, "ports") : NULL;
 	_cleanup_json_ json_t *q = json_pack(
-		"{s:s, s:o, s:s, s:s, s:s, s:i, s:O, s:s, s:b, s:O}", "container", a->id, "names",
+		"{s:s, s:o, s:s, s:s, s:s, s:i, s:O, s:s, s:b, s:o}", "container", a->id, "names",
 		names, "interface", iface, "hostInterface", host_iface, "address", address,
 		"prefixLength", (int)subnet.prefix, "gateway", json_object_get(net, "gateway"), "mac",
-		mac, "defaultRoute", index == 0, "ports",
-		index == 0 ? json_object_get(a->options, "ports") ?: json_array() : json_array());
+		mac, "defaultRoute", index == 0, "ports", ports ? json_incref(ports) : json_array());
 	int fd = fcntl(a->netns_fd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0) {
 		ct_error_errno(&err, CT_ERR_INTERNAL, "duplicating the network namespace fd");

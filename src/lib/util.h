@@ -14,6 +14,9 @@
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* The process exists and has not exited: a zombie (exited, not yet reaped by
+ * a parent or an init that may be slow to reap orphans) counts as gone. */
+bool ct_pid_running(pid_t pid);
 void *xcalloc(size_t n, size_t size);
 
 /* mkdir -p with mode for the folders it creates; existing folders are kept. */

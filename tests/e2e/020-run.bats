@@ -82,7 +82,7 @@ setup() {
 	run_ct list
 	assert_output_contains web
 	assert_output_contains running
-	[ "$(echo "${lines[0]}" | tr -s ' ')" = "ID NAME IMAGE OS ARCH STATE ADDR" ]
+X
 	assert_output_contains "linux  $(dpkg --print-architecture)"
 	run_ct list -q
 	[ "$output" = "${id:0:12}" ]
@@ -238,7 +238,7 @@ setup() {
 	run_ct run --rm --network host busybox sh -c 'cat /proc/net/dev | grep -c :'
 	[ "$output" = "$(grep -c : /proc/net/dev)" ]
 	run_ct 125 run --rm --network bridge0 busybox true
-	assert_output_contains "only none and host"
+	assert_output_contains "no network named bridge0"
 }
 
 @test "system stop stops the running containers first; a SIGTERM'ed API server leaves them running" {

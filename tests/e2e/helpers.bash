@@ -62,6 +62,7 @@ teardown() {
 			[ "$pid" -gt 1 ] 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
 		fi
 	done
+	net_cleanup
 	# The parent cgroup folders our containers used, when empty.
 	rmdir /sys/fs/cgroup/*/container /sys/fs/cgroup/container 2>/dev/null || true
 	# Plugins get SIGTERM when the API server dies (PR_SET_PDEATHSIG); give them
@@ -217,4 +218,41 @@ mount_image() {
 	else
 		mount -t overlay overlay -o "ro,lowerdir=$lower" "$dir"
 	fi
+}
+
+# Networks outlive an API server (as docker0 does), so each test removes what its
+# networks made: our nftables table and bridges, and the namespaces it made with
+# outside_ns. Only inside the private namespace tests/run-tests makes: on a real
+# host these would be someone's networks.
+net_cleanup() {
+	[ "${CONTAINER_TEST_NETNS:-}" = private ] || return 0
+	local link ns
+	nft delete table inet container 2>/dev/null || true
+	for link in $(ip -o link show type bridge 2>/dev/null | awk -F': ' '{print $2}'); do
+		case $link in container0 | ctbr*) ip link delete "$link" 2>/dev/null || true ;; esac
+	done
+	for ns in ${TEST_NETNS:-}; do
+		ip netns delete "$ns" 2>/dev/null || true
+	done
+	ip link delete ct-outside 2>/dev/null || true
+}
+
+# outside_ns: a network namespace "outside" the host (a stand-in for the rest of
+# the world): veth ct-outside 198.51.100.1/24 here, 198.51.100.2 there, with no
+# route back to any container subnet, so only masqueraded traffic is answered.
+outside_ns() {
+	OUTSIDE=ctout$$
+	TEST_NETNS="${TEST_NETNS:-} $OUTSIDE"
+	ip netns add "$OUTSIDE"
+	ip link add ct-outside type veth peer name eth0 netns "$OUTSIDE"
+	ip addr add 198.51.100.1/24 dev ct-outside
+	ip link set ct-outside up
+	ip -n "$OUTSIDE" addr add 198.51.100.2/24 dev eth0
+	ip -n "$OUTSIDE" link set eth0 up
+	ip -n "$OUTSIDE" link set lo up
+}
+
+# helper_pid ID: the pid of a container's runtime helper.
+helper_pid() {
+	jq -r .helperPid "$CONTAINER_APP_ROOT/containers/$("$CT" inspect "$1" | jq -r '.[0].id')/state.json"
 }
