@@ -165,3 +165,11 @@ bench_podman_cmd() {
 		podman --root "$p/root" --runroot "$p/runroot" --storage-driver overlay \
 		--tmpdir "$p/libpod-tmp" --network-config-dir "$p/net" --events-backend none "$@"
 }
+
+# bench_private_netns "$0" "$@": re-runs the calling script inside a network
+# namespace of its own (loopback up), so the bridges and nftables rules a
+# benchmark makes never touch the host's network. Call first thing.
+bench_private_netns() {
+	[ "${CT_BENCH_NETNS:-}" = private ] && return 0
+	exec unshare --net -- env CT_BENCH_NETNS=private bash -c 'ip link set lo up && exec "$0" "$@"' "$@"
+}

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -40,9 +41,58 @@ static int check_string_array(json_t *options, const char *key, struct ct_error 
 	return ct_json_get_string_array(options, key, false, &v, "request body", err);
 }
 
+/* --publish-socket HOST:CONTAINER, both absolute: the runtime helper listens on
+ * HOST and connects each client to CONTAINER inside the container. Kept in
+ * "publishSockets" as [{host, container}]. */
+static int check_publish_sockets(json_t *options, struct ct_error *err)
+{
+	json_t *in = json_object_get(options, "publishSockets"), *v;
+	json_t *out = json_array();
+	size_t i;
+
+	json_array_foreach (in, i, v) {
+		const char *text = json_string_value(v);
+		const char *colon = text ? strchr(text, ':') : NULL;
+		if (!text && json_is_object(v)) {
+			/* Already normalised (a restart reads its own options). */
+			json_array_append(out, v);
+			continue;
+		}
+		if (!colon || text[0] != '/' || colon[1] != '/' || strchr(colon + 1, ':')) {
+			json_decref(out);
+			return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
+					    "--publish-socket %s: expected HOST_PATH:CONTAINER_PATH, "
+					    "both absolute",
+					    text ? text : "?");
+		}
+		_cleanup_free_ char *host = xstrndup(text, colon - text);
+		if (strlen(host) >= 108) {
+			json_decref(out);
+			return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
+					    "--publish-socket %s: the host path is longer than a Unix "
+					    "socket path may be (107 bytes)",
+					    text);
+		}
+		_cleanup_free_ char *dir = xstrdup(host);
+		*strrchr(dir, '/') = '\0';
+		struct stat st;
+		if (stat(*dir ? dir : "/", &st) < 0 || !S_ISDIR(st.st_mode)) {
+			json_decref(out);
+			return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
+					    "--publish-socket %s: the folder %s does not exist on the "
+					    "host; create it first",
+					    text, *dir ? dir : "/");
+		}
+		json_array_append_new(out, json_pack("{s:s, s:s}", "host", host, "container",
+						     colon + 1));
+	}
+	json_object_set_new(options, "publishSockets", out);
+	return 0;
+}
+
 int netattach_check_options(struct apiserver *api, json_t *options, struct ct_error *err)
 {
-	json_t *nets = NULL, *publish = NULL, *v;
+	json_t *nets = NULL, *publish = NULL, *socks = NULL, *v;
 	const char *s = NULL;
 	size_t i;
 
@@ -50,6 +100,7 @@ int netattach_check_options(struct apiserver *api, json_t *options, struct ct_er
 	    ct_json_get_array(options, "publish", false, &publish, "request body", err) < 0 ||
 	    check_string_array(options, "networks", err) < 0 ||
 	    check_string_array(options, "publish", err) < 0 ||
+	    ct_json_get_array(options, "publishSockets", false, &socks, "request body", err) < 0 ||
 	    check_string_array(options, "dns", err) < 0 ||
 	    check_string_array(options, "dnsSearch", err) < 0 ||
 	    check_string_array(options, "dnsOptions", err) < 0 ||
@@ -120,7 +171,7 @@ int netattach_check_options(struct apiserver *api, json_t *options, struct ct_er
 	}
 	free(specs);
 	json_object_set_new(options, "ports", ports);
-	return 0;
+	return check_publish_sockets(options, err);
 }
 
 /* ---- the namespace ---------------------------------------------------------- */
@@ -472,6 +523,73 @@ void netattach_watch(struct apiserver *api, const char *id, pid_t helper_pid)
 	exit_watches = w;
 }
 
+/* A plugin's attachments that state.db no longer has (the rows went while the
+ * plugin was down, at `system stop` say) are detached, or their port
+ * reservations and rules would outlive their containers. */
+struct reconcile {
+	struct apiserver *api;
+	char *network;
+};
+
+static void status_replied(json_t *body, int *fds, size_t nfds, const struct ct_error *e,
+			   void *data)
+{
+	struct reconcile *r = data;
+	json_t *att;
+	size_t i;
+
+	ct_close_fds(fds, nfds);
+	if (e) {
+		log_warn("checking the attachments of network %s: %s", r->network,
+			 ct_error_message(e));
+	} else {
+		json_array_foreach (json_object_get(body, "attachments"), i, att) {
+			const char *id = json_string_value(json_object_get(att, "container"));
+			_cleanup_json_ json_t *rows = NULL;
+			if (!id || alloc_db_list(r->api->db, r->network, id, &rows, NULL) < 0 ||
+			    json_array_size(rows) > 0)
+				continue;
+			_cleanup_free_ char *label = xasprintf("%s.%s", NETWORK_PLUGIN, r->network);
+			struct plugin_instance *inst = supervisor_find(r->api->supervisor, label);
+			if (!inst)
+				continue;
+			log_info("network %s: detaching container %.12s, which no longer holds an "
+				 "address there",
+				 r->network, id);
+			_cleanup_json_ json_t *q = json_pack("{s:s}", "container", id);
+			async_call(r->api->loop, plugin_instance_socket(inst), label, "bridge.detach",
+				   q, NULL, 0, &detach_handlers,
+				   xasprintf("detaching stale container %.12s from %s", id, r->network));
+		}
+	}
+	free(r->network);
+	free(r);
+}
+
+static const struct async_call_handlers status_handlers = {.done = status_replied};
+
+static void reconcile_plugins(struct apiserver *api)
+{
+	_cleanup_json_ json_t *all = NULL;
+	json_t *n;
+	size_t i;
+
+	if (network_db_list(api->db, &all, NULL) < 0)
+		return;
+	json_array_foreach (all, i, n) {
+		const char *name = json_string_value(json_object_get(n, "name"));
+		_cleanup_free_ char *label = xasprintf("%s.%s", NETWORK_PLUGIN, name);
+		struct plugin_instance *inst = supervisor_find(api->supervisor, label);
+		if (!inst || plugin_instance_state(inst) != PLUGIN_RUNNING)
+			continue;
+		struct reconcile *r = xcalloc(1, sizeof(*r));
+		r->api = api;
+		r->network = xstrdup(name);
+		async_call(api->loop, plugin_instance_socket(inst), label, "bridge.status", NULL, NULL,
+			   0, &status_handlers, r);
+	}
+}
+
 void netattach_boot(struct apiserver *api,
 		    bool (*running)(struct apiserver *api, const char *id, pid_t *helper))
 {
@@ -493,6 +611,7 @@ void netattach_boot(struct apiserver *api,
 		else
 			netattach_release(api, id);
 	}
+	reconcile_plugins(api);
 }
 
 json_t *netattach_describe(struct apiserver *api, const char *id)

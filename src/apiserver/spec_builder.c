@@ -403,6 +403,12 @@ json_t *spec_build(const struct spec_inputs *in, struct ct_error *err)
 		json_object_set_new(annotations, "org.container.user", json_string(user_annotation));
 	if (stop_signal)
 		json_object_set_new(annotations, "org.container.stopSignal", json_string(stop_signal));
+	/* --publish-socket: [{host, container}] as JSON text (annotations are strings). */
+	if (json_array_size(json_object_get(opts, "publishSockets")) > 0) {
+		char *text = json_dumps(json_object_get(opts, "publishSockets"), JSON_COMPACT);
+		json_object_set_new(annotations, "org.container.publishSockets", json_string(text));
+		free(text);
+	}
 
 	/* /etc/hosts, /etc/hostname, /etc/resolv.conf: ours, over the image's. */
 	json_t *all_mounts = mounts(opts), *etc_mounts = etc_files_mounts(in->bundle, opts);

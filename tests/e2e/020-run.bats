@@ -82,7 +82,7 @@ setup() {
 	run_ct list
 	assert_output_contains web
 	assert_output_contains running
-X
+	[ "$(echo "${lines[0]}" | tr -s ' ')" = "ID NAME IMAGE OS ARCH STATE ADDR PORTS" ]
 	assert_output_contains "linux  $(dpkg --print-architecture)"
 	run_ct list -q
 	[ "$output" = "${id:0:12}" ]
@@ -167,8 +167,11 @@ X
 @test "the container sees its own filesystem, processes and network" {
 	run_ct run --rm busybox sh -c 'echo $$; ls /proc | grep -c "^[0-9]"'
 	[ "${lines[0]}" = 1 ]
-	run_ct run --rm busybox sh -c 'ip -o link 2>/dev/null | wc -l; cat /proc/net/dev | grep -c ":"'
+	run_ct run --rm --network none busybox sh -c 'ip -o link 2>/dev/null | wc -l; cat /proc/net/dev | grep -c ":"'
 	[ "${lines[1]}" = 1 ]
+	# On the default network: lo and eth0, nothing of the host's.
+	run_ct run --rm busybox sh -c 'cat /proc/net/dev | grep -c ":"'
+	[ "$output" = 2 ]
 	run_ct run --rm busybox ls /dev
 	for d in null zero full random urandom tty pts shm mqueue fd stdin stdout stderr ptmx; do
 		grep -qx "$d" <<<"$output"

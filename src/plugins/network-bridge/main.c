@@ -79,6 +79,11 @@ static int parse_args(struct netbridge *nb, int argc, char **argv, struct ct_err
 			nb->internal = true;
 			continue;
 		}
+		/* The contract's own flags come first, but tolerate them among ours. */
+		if (strcmp(flag, "--debug") == 0) {
+			ct_log_set_level(CT_LOG_DEBUG);
+			continue;
+		}
 		if (!value)
 			return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
 					    "%s: unknown flag or missing value", flag);
@@ -96,7 +101,9 @@ static int parse_args(struct netbridge *nb, int argc, char **argv, struct ct_err
 		else if (strcmp(flag, "--mtu") == 0) {
 			if (parse_uint(flag, value, 65535, &nb->mtu, err) < 0)
 				return -1;
-		} else if (strcmp(flag, "--domain") == 0)
+		} else if (strcmp(flag, "--resources") == 0)
+			continue;
+		else if (strcmp(flag, "--domain") == 0)
 			domains[n_domains++] = xstrdup(value);
 		else
 			return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0, "unknown flag %s",

@@ -14,6 +14,7 @@
 #include "stdio_log.h"
 
 struct waiter;
+struct publish_sockets;
 
 struct helper {
 	const char *id;
@@ -43,6 +44,8 @@ struct helper {
 	/* --netns-fd: a network namespace made (and plumbed) by the API server for
 	 * the container to join instead of a new empty one; -1 otherwise. */
 	int netns_fd;
+	/* --publish-socket: the host listeners and their relays (publish_socket.c). */
+	struct publish_sockets *publish_sockets;
 };
 
 int helper_write_state(struct helper *h);

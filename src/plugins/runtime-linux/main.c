@@ -30,6 +30,7 @@
 #include "json_util.h"
 #include "log.h"
 #include "paths.h"
+#include "publish_socket.h"
 #include "sealed_copy.h"
 #include "security_glue.h"
 #include "state_file.h"
@@ -95,6 +96,7 @@ static void finish(struct helper *h)
 	/* The name goes now, before anyone hears the container stopped: a start
 	 * that follows binds it afresh, and nothing of ours may remove that one. */
 	unlink(h->socket_path);
+	publish_sockets_stop(h);
 	ct_server_stop_accepting(h->server);
 	log_info("container %s exited with status %d%s", h->id, h->exit_code,
 		 h->oom_killed ? " (killed by the OOM killer)" : "");
@@ -551,7 +553,7 @@ int main(int argc, char **argv)
 		h.tty_input = stdin_fd; /* typed input is copied to the terminal */
 	else
 		close(stdin_fd);
-	if (h.pid < 0)
+	if (h.pid < 0 || publish_sockets_start(&h, &err) < 0)
 		goto fail;
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	for (int i = 0; i < 2; i++) {
@@ -592,6 +594,7 @@ int main(int argc, char **argv)
 		h.waiters = w->next;
 		free(w);
 	}
+	publish_sockets_free(&h);
 	security_glue_free(&h);
 	ct_loop_free(h.loop);
 	close(sfd);
@@ -600,6 +603,12 @@ int main(int argc, char **argv)
 
 fail:
 	log_error("container %s: %s", h.id, ct_error_message(&err));
+	if (h.pid > 0) {
+		/* It runs already (what failed came after): a failed start leaves
+		 * nothing running, and it is gone before anyone hears of the error. */
+		kill(h.pid, SIGKILL);
+		waitpid(h.pid, NULL, 0);
+	}
 	{
 		/* A child's own status (126, 127) or 125: errno values are not exit codes. */
 		int code = err.errnum == 126 || err.errnum == 127 ? err.errnum : 125;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/un.h>
 
 #include "cleanup.h"
 #include "json_util.h"
@@ -242,6 +243,51 @@ static int parse_linux(json_t *l, struct rt_spec *s, struct ct_error *err)
 	return 0;
 }
 
+/* org.container.publishSockets: JSON text, [{"host": PATH, "container": PATH}].
+ * The API server checked it; a hand-written bundle gets the same checks here. */
+static int parse_publish_sockets(const char *text, struct rt_spec *s, struct ct_error *err)
+{
+	static const char what[] = "annotation org.container.publishSockets";
+	_cleanup_json_ json_t *list = NULL;
+	json_error_t jerr;
+	json_t *item;
+	size_t i;
+
+	list = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_array(list))
+		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
+				    "%s: expected a JSON array of {host, container} (%s)", what,
+				    list ? "not an array" : jerr.text);
+	s->publish_sockets = xcalloc(json_array_size(list) + 1, sizeof(*s->publish_sockets));
+	json_array_foreach (list, i, item) {
+		const char *host = NULL, *container = NULL;
+		if (ct_json_get_string(item, "host", true, &host, what, err) < 0 ||
+		    ct_json_get_string(item, "container", true, &container, what, err) < 0)
+			return -1;
+		if (host[0] != '/' || container[0] != '/')
+			return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
+					    "%s: %s:%s: both paths must be absolute", what, host,
+					    container);
+		if (strlen(host) >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
+			return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
+					    "%s: the host path %s is longer than a Unix socket path "
+					    "may be (%zu bytes)",
+					    what, host,
+					    sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+		for (size_t k = 0; k < s->n_publish_sockets; k++)
+			if (strcmp(s->publish_sockets[k].host_path, host) == 0)
+				return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
+						    "--publish-socket: the host path %s is given "
+						    "twice; publish each host socket once",
+						    host);
+		s->publish_sockets[s->n_publish_sockets++] = (struct rt_publish_socket){
+			.host_path = xstrdup(host),
+			.container_path = xstrdup(container),
+		};
+	}
+	return 0;
+}
+
 int rt_spec_load(const char *path, struct rt_spec *s, struct ct_error *err)
 {
 	_cleanup_free_ char *text = NULL;
@@ -295,6 +341,9 @@ int rt_spec_load(const char *path, struct rt_spec *s, struct ct_error *err)
 	s->seccomp_unconfined = v && strcmp(v, "unconfined") == 0;
 	v = json_string_value(json_object_get(ann, "org.container.init"));
 	s->init = v && strcmp(v, "true") == 0;
+	if ((v = json_string_value(json_object_get(ann, "org.container.publishSockets"))) &&
+	    parse_publish_sockets(v, s, err) < 0)
+		goto fail;
 	return 0;
 fail:
 	ct_error_prefix(err, "%s", path);
@@ -330,5 +379,10 @@ void rt_spec_free(struct rt_spec *s)
 	free(s->rootfs_lower);
 	free(s->rootfs_upper);
 	free(s->rootfs_work);
+	for (size_t i = 0; i < s->n_publish_sockets; i++) {
+		free(s->publish_sockets[i].host_path);
+		free(s->publish_sockets[i].container_path);
+	}
+	free(s->publish_sockets);
 	memset(s, 0, sizeof(*s));
 }

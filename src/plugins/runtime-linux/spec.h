@@ -6,7 +6,9 @@
  *   user          the -u value when it names a user or group (resolved inside
  *                 the rootfs, from its /etc/passwd and /etc/group)
  *   seccomp       "default" or "unconfined"
- *   init          "true": run container-init as PID 1 */
+ *   init          "true": run container-init as PID 1
+ *   publishSockets  JSON text [{"host": PATH, "container": PATH}]: Unix sockets
+ *                 the helper serves on the host, relayed into the container */
 #ifndef CONTAINER_RUNTIME_SPEC_H
 #define CONTAINER_RUNTIME_SPEC_H
 
@@ -32,6 +34,12 @@ struct rt_mount {
 struct rt_rlimit {
 	int resource;
 	uint64_t soft, hard;
+};
+
+/* --publish-socket HOST_PATH:CONTAINER_PATH (publish_socket.c). */
+struct rt_publish_socket {
+	char *host_path;
+	char *container_path;
 };
 
 struct rt_spec {
@@ -68,6 +76,8 @@ struct rt_spec {
 	char *rootfs_lower, *rootfs_upper, *rootfs_work;
 	bool seccomp_unconfined;
 	bool init;
+	struct rt_publish_socket *publish_sockets;
+	size_t n_publish_sockets;
 };
 
 int rt_spec_load(const char *path, struct rt_spec *spec, struct ct_error *err);
