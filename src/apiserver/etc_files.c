@@ -66,7 +66,7 @@ static int write_one(const char *dir, const char *name, const char *text, size_t
 		     struct ct_error *err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
-	return ct_write_file_atomic(path, text, len, 0644, err);
+	return ct_write_file_replace(path, text, len, 0644, err);
 }
 
 int etc_files_write(struct apiserver *api, const char *id, const char *hostname,

@@ -115,8 +115,8 @@ int ct_read_file(const char *path, size_t max, char **out, size_t *len, struct c
 	return 0;
 }
 
-int ct_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			 struct ct_error *err)
+static int write_file_renamed(const char *path, const void *data, size_t len, mode_t mode,
+			      bool sync, struct ct_error *err)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, getpid());
 	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
@@ -136,12 +136,24 @@ int ct_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 		p += w;
 		len -= w;
 	}
-	if (fsync(fd) < 0 || rename(tmp, path) < 0) {
+	if ((sync && fsync(fd) < 0) || rename(tmp, path) < 0) {
 		ct_error_errno(err, CT_ERR_INTERNAL, "saving %s", path);
 		unlink(tmp);
 		return -1;
 	}
 	return 0;
+}
+
+int ct_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 struct ct_error *err)
+{
+	return write_file_renamed(path, data, len, mode, true, err);
+}
+
+int ct_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+			  struct ct_error *err)
+{
+	return write_file_renamed(path, data, len, mode, false, err);
 }
 
 uint64_t ct_now_monotonic_ms(void)

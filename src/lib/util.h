@@ -27,6 +27,11 @@ int ct_read_file(const char *path, size_t max, char **out, size_t *len, struct c
  * content, never a part. */
 int ct_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 struct ct_error *err);
+/* The same without fsync: for files made again whenever they are needed (a
+ * container's /etc/hosts at each start), where surviving a power cut is
+ * worthless and the fsync is a millisecond on the start path. */
+int ct_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+			  struct ct_error *err);
 
 /* rm -rf that never follows symlinks nor crosses mounts. */
 int ct_remove_tree(const char *path, struct ct_error *err);

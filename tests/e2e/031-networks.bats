@@ -312,6 +312,10 @@ addr() {
 	wait_for 10 sh -c "! nft list table inet container | grep -q 'dport 8500'"
 	run_ct inspect web
 	[ "$(jq -r '.[0].networks | length' <<<"$output")" = 0 ]
+	# Started again: an address and the port again.
+	run_ct start web
+	[[ "$(addr web)" == 10.96.0.* ]]
+	wait_for 10 curl -sf -m 2 http://127.0.0.1:8500/hostname
 }
 
 @test "--network none has only lo; --network host shares the host's interfaces" {
