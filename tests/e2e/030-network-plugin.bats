@@ -50,7 +50,7 @@ teardown() {
 start_plugin() {
 	"$NB_PLUGIN" start --socket "$NB_SOCK" --network "$NET" --bridge "$BR" --subnet "$SUBNET" \
 		--gateway "$GW" --state-dir "$NB_STATE" --domain test "$@" \
-		</dev/null >>"$TEST_ROOT/nb/plugin.log" 2>&1 &
+		</dev/null >>"$TEST_ROOT/nb/plugin.log" 2>&1 3>&- &
 	PLUGIN_PID=$!
 	STARTED_PIDS="${STARTED_PIDS:-} $PLUGIN_PID"
 	wait_for 15 "$CT_CALL" --socket "$NB_SOCK" bridge.status
@@ -60,10 +60,12 @@ netns_ready() {
 	[ "$(readlink "/proc/$1/ns/net")" != "$(readlink /proc/self/ns/net)" ]
 }
 
+# Background processes close fd 3 (bats' TAP output), or bats waits for them at the end.
+
 # make_netns: a process in a new network namespace, as a container's init would be;
 # sets NS_PID.
 make_netns() {
-	unshare --net sleep 600 </dev/null >/dev/null 2>&1 &
+	unshare --net sleep 600 </dev/null >/dev/null 2>&1 3>&- &
 	NS_PID=$!
 	NS_PIDS="$NS_PIDS $NS_PID"
 	wait_for 5 netns_ready "$NS_PID"
@@ -266,7 +268,7 @@ dig_status() {
 	attach 1 c2 "$ns2" 10.89.7.3 vce2e2 '[{"proto": "udp", "hostPort": 18101, "containerPort": 53}]'
 	assert_output_contains "port 18101/udp on 0.0.0.0 is already in use"
 	# A port a host program holds.
-	busybox nc -l -p 18090 </dev/null >/dev/null 2>&1 &
+	busybox nc -l -p 18090 </dev/null >/dev/null 2>&1 3>&- &
 	HELPER_PIDS="$HELPER_PIDS $!"
 	wait_for 5 bash -c "ss -ltn | grep -q ':18090 '"
 	attach 1 c2 "$ns2" 10.89.7.3 vce2e2 '[{"proto": "tcp", "hostPort": 18090, "containerPort": 80}]'
@@ -278,7 +280,8 @@ dig_status() {
 	# host's loopback (route_localnet) and from the gateway address.
 	mkdir -p "$TEST_ROOT/www"
 	echo hello-from-c1 >"$TEST_ROOT/www/index.html"
-	in_ns "$ns1" busybox httpd -f -p 80 -h "$TEST_ROOT/www" </dev/null >/dev/null 2>&1 &
+	nsenter --net="/proc/$ns1/ns/net" busybox httpd -f -p 80 -h "$TEST_ROOT/www" \
+		</dev/null >/dev/null 2>&1 3>&- &
 	HELPER_PIDS="$HELPER_PIDS $!"
 	wait_for 5 curl -sf --max-time 1 http://10.89.7.2:80/
 	run curl -sf --max-time 5 http://127.0.0.1:18080/
@@ -341,7 +344,7 @@ dig_status() {
 
 	# Restarted without --domain flags: the domains come from the state file.
 	"$NB_PLUGIN" start --socket "$NB_SOCK" --network "$NET" --bridge "$BR" --subnet "$SUBNET" \
-		--gateway "$GW" --state-dir "$NB_STATE" </dev/null >>"$TEST_ROOT/nb/plugin.log" 2>&1 &
+		--gateway "$GW" --state-dir "$NB_STATE" </dev/null >>"$TEST_ROOT/nb/plugin.log" 2>&1 3>&- &
 	PLUGIN_PID=$!
 	STARTED_PIDS="${STARTED_PIDS:-} $PLUGIN_PID"
 	wait_for 15 "$CT_CALL" --socket "$NB_SOCK" bridge.status

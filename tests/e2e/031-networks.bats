@@ -219,7 +219,7 @@ addr() {
 	[ "$(jq -r '.[0].containers | length' <<<"$output")" = 1 ]
 	[ "$(nft list table inet container | grep -c 'dport 8200')" = 1 ]
 	# A port a host program listens on.
-	busybox nc -l -p 8201 >/dev/null 2>&1 &
+	busybox nc -l -p 8201 >/dev/null 2>&1 3>&- &
 	local nc=$!
 	STARTED_PIDS="$STARTED_PIDS $nc"
 	sleep 0.2

@@ -380,8 +380,8 @@ static void route_detach(struct ct_request *req, void *data)
 		ct_request_fail(req, &err);
 		return;
 	}
-	ct_request_reply(req, json_pack("{s:s, s:b}", "container", container, "detached", att != NULL),
-			 NULL, 0);
+	ct_request_reply(
+	    req, json_pack("{s:s, s:b}", "container", container, "detached", att != NULL), NULL, 0);
 }
 
 void nb_register_attach_routes(struct netbridge *nb)

@@ -50,9 +50,9 @@ static int parse_subnet(struct netbridge *nb, struct ct_error *err)
 	*slash = '\0';
 	if (inet_pton(AF_INET, copy, &nb->subnet_addr) != 1 ||
 	    parse_uint("--subnet", slash + 1, 30, &nb->prefixlen, err) < 0)
-		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
-				    "--subnet %s: expected an IPv4 CIDR with a prefix of at most 30",
-				    nb->subnet);
+		return ct_error_set(
+		    err, CT_ERR_INVALID_ARGUMENT, 0,
+		    "--subnet %s: expected an IPv4 CIDR with a prefix of at most 30", nb->subnet);
 	if (inet_pton(AF_INET, nb->gateway_text, &nb->gateway) != 1)
 		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
 				    "--gateway %s: expected an IPv4 address", nb->gateway_text);
@@ -110,10 +110,11 @@ static int parse_args(struct netbridge *nb, int argc, char **argv, struct ct_err
 					    flag);
 	}
 	if (!nb->network || !nb->bridge || !nb->subnet || !nb->gateway_text || !nb->state_dir)
-		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
-				    "usage: " PROGRAM " start --socket PATH --network NAME --bridge "
-				    "BRIDGE --subnet CIDR --gateway IP --state-dir DIR [--internal] "
-				    "[--mtu N] [--domain D]…");
+		return ct_error_set(
+		    err, CT_ERR_INVALID_ARGUMENT, 0,
+		    "usage: " PROGRAM " start --socket PATH --network NAME --bridge "
+		    "BRIDGE --subnet CIDR --gateway IP --state-dir DIR [--internal] "
+		    "[--mtu N] [--domain D]…");
 	if (nft_check_network_name(nb->network, err) < 0 ||
 	    nft_check_bridge_name(nb->bridge, err) < 0 || parse_subnet(nb, err) < 0)
 		return -1;

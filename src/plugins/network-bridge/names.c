@@ -106,17 +106,16 @@ json_t *nb_dns_stats_json(const struct netbridge *nb)
 	if (!nb->dns)
 		return json_pack("{s:b}", "running", false);
 	dns_server_get_stats(nb->dns, &st);
-	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "running", true, "upstreams",
-			 (json_int_t)dns_server_upstream_count(nb->dns), "queries",
-			 (json_int_t)st.queries, "answered", (json_int_t)st.answered, "refused",
-			 (json_int_t)st.refused, "forwarded", (json_int_t)st.forwarded,
-			 "forwardReplies", (json_int_t)st.forward_replies, "forwardFailures",
-			 (json_int_t)st.forward_failures, "pendingFull", (json_int_t)st.pending_full,
-			 "malformed", (json_int_t)st.malformed, "truncated",
-			 (json_int_t)st.truncated, "sendErrors", (json_int_t)st.send_errors,
-			 "tcpConnections", (json_int_t)st.tcp_connections, "tcpRejected",
-			 (json_int_t)st.tcp_rejected);
+	return json_pack(
+	    "{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "running",
+	    true, "upstreams", (json_int_t)dns_server_upstream_count(nb->dns), "queries",
+	    (json_int_t)st.queries, "answered", (json_int_t)st.answered, "refused",
+	    (json_int_t)st.refused, "forwarded", (json_int_t)st.forwarded, "forwardReplies",
+	    (json_int_t)st.forward_replies, "forwardFailures", (json_int_t)st.forward_failures,
+	    "pendingFull", (json_int_t)st.pending_full, "malformed", (json_int_t)st.malformed,
+	    "truncated", (json_int_t)st.truncated, "sendErrors", (json_int_t)st.send_errors,
+	    "tcpConnections", (json_int_t)st.tcp_connections, "tcpRejected",
+	    (json_int_t)st.tcp_rejected);
 }
 
 int nb_set_domains(struct netbridge *nb, char **domains, struct ct_error *err)
@@ -129,10 +128,11 @@ int nb_set_domains(struct netbridge *nb, char **domains, struct ct_error *err)
 		if (len > 1 && (*d)[len - 1] == '.')
 			(*d)[len - 1] = '\0';
 		if (!nb_name_valid(*d))
-			return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
-					    "DNS domain \"%s\": expected labels of letters, digits, "
-					    "'-' and '_' separated by dots, like \"test\"",
-					    *d);
+			return ct_error_set(
+			    err, CT_ERR_INVALID_ARGUMENT, 0,
+			    "DNS domain \"%s\": expected labels of letters, digits, "
+			    "'-' and '_' separated by dots, like \"test\"",
+			    *d);
 		for (char *p = *d; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
 	}

@@ -21,12 +21,12 @@
 
 /* A range of ports this attachment publishes: host_port+i -> container_port+i. */
 struct nb_port {
-	char proto[4];			/* "tcp" or "udp" */
-	char host_ip[INET_ADDRSTRLEN];	/* "" = every address of the host */
-	unsigned int host_port;		/* chosen by the kernel when asked for 0 */
+	char proto[4];		       /* "tcp" or "udp" */
+	char host_ip[INET_ADDRSTRLEN]; /* "" = every address of the host */
+	unsigned int host_port;	       /* chosen by the kernel when asked for 0 */
 	unsigned int container_port;
 	unsigned int count;
-	uint64_t handle;		/* the nftables rule; 0 while not published */
+	uint64_t handle; /* the nftables rule; 0 while not published */
 	/* The reservation: one bound socket per host port, held while the attachment
 	 * lives so no host process (or other container) can take the port. */
 	int *fds;

@@ -40,8 +40,7 @@ static int setup_bridge(struct netbridge *nb, struct ct_error *err)
 		return ct_error_prefix(err, "creating bridge %s", nb->bridge);
 	if (gateway_address_present(nl, nb, index, &present, err) < 0)
 		return ct_error_prefix(err, "reading the addresses of bridge %s", nb->bridge);
-	if (!present &&
-	    nl_addr_add(nl, index, AF_INET, &nb->gateway, nb->prefixlen, err) < 0)
+	if (!present && nl_addr_add(nl, index, AF_INET, &nb->gateway, nb->prefixlen, err) < 0)
 		return ct_error_prefix(err, "giving bridge %s the gateway address %s/%u",
 				       nb->bridge, nb->gateway_text, nb->prefixlen);
 	if (nl_link_set_up_index(nl, index, true, err) < 0)

@@ -35,8 +35,8 @@ void nb_port_describe(const struct nb_port *p, char *buf, size_t size)
 		snprintf(buf, size, "%u/%s on %s", p->host_port, p->proto, ip);
 }
 
-static int parse_port_number(json_t *obj, const char *key, bool required, int64_t min,
-			     int64_t max, int64_t *value, size_t index, struct ct_error *err)
+static int parse_port_number(json_t *obj, const char *key, bool required, int64_t min, int64_t max,
+			     int64_t *value, size_t index, struct ct_error *err)
 {
 	_cleanup_free_ char *what = xasprintf("ports[%zu]", index);
 
@@ -64,20 +64,23 @@ static int parse_port(json_t *obj, size_t index, bool with_handle, struct nb_por
 	if (ct_json_get_string(obj, "proto", true, &proto, what, err) < 0 ||
 	    ct_json_get_string(obj, "hostIp", false, &host_ip, what, err) < 0 ||
 	    parse_port_number(obj, "hostPort", false, 0, 65535, &host_port, index, err) < 0 ||
-	    parse_port_number(obj, "containerPort", true, 1, 65535, &container_port, index, err) < 0 ||
+	    parse_port_number(obj, "containerPort", true, 1, 65535, &container_port, index, err) <
+		0 ||
 	    parse_port_number(obj, "count", false, 1, NB_PORT_RANGE_MAX, &count, index, err) < 0)
 		return -1;
-	if (with_handle && parse_port_number(obj, "handle", false, 0, INT64_MAX, &handle, index, err) < 0)
+	if (with_handle &&
+	    parse_port_number(obj, "handle", false, 0, INT64_MAX, &handle, index, err) < 0)
 		return -1;
 	if (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0)
 		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
 				    "ports[%zu].proto \"%s\": expected \"tcp\" or \"udp\"", index,
 				    proto);
 	if (host_ip[0] && inet_pton(AF_INET, host_ip, &ignored) != 1)
-		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
-				    "ports[%zu].hostIp \"%s\": expected an IPv4 address, or \"\" for "
-				    "every address of the host",
-				    index, host_ip);
+		return ct_error_set(
+		    err, CT_ERR_INVALID_ARGUMENT, 0,
+		    "ports[%zu].hostIp \"%s\": expected an IPv4 address, or \"\" for "
+		    "every address of the host",
+		    index, host_ip);
 	if (host_port == 0 && count != 1)
 		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
 				    "ports[%zu]: a range of %lld ports needs a host port to start "
@@ -134,14 +137,15 @@ static int bind_port(const struct nb_port *p, unsigned int port, unsigned int *b
 		     struct ct_error *err)
 {
 	bool tcp = strcmp(p->proto, "tcp") == 0;
-	_cleanup_close_ int fd = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+	_cleanup_close_ int fd =
+	    socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	socklen_t len = sizeof(sin);
 	const char *ip = p->host_ip[0] ? p->host_ip : "0.0.0.0";
 
 	if (fd < 0)
-		return ct_error_errno(err, CT_ERR_INTERNAL, "creating a socket to reserve port %u/%s",
-				      port, p->proto);
+		return ct_error_errno(err, CT_ERR_INTERNAL,
+				      "creating a socket to reserve port %u/%s", port, p->proto);
 	inet_pton(AF_INET, ip, &sin.sin_addr);
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
 		if (errno == EADDRINUSE)

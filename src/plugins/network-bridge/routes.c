@@ -28,8 +28,8 @@ static void route_status(struct ct_request *req, void *data)
 			 json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:o, s:o, s:o}", "network",
 				   nb->network, "bridge", nb->bridge, "subnet", nb->subnet,
 				   "gateway", nb->gateway_text, "internal", nb->internal,
-				   "tornDown", nb->torn_down, "mtu", (json_int_t)nb->mtu,
-				   "domains", domains_json(nb), "attachments", attachments, "dns",
+				   "tornDown", nb->torn_down, "mtu", (json_int_t)nb->mtu, "domains",
+				   domains_json(nb), "attachments", attachments, "dns",
 				   nb_dns_stats_json(nb)),
 			 NULL, 0);
 }
@@ -52,9 +52,9 @@ static void route_domains(struct ct_request *req, void *data)
 		return;
 	}
 	log_info("network %s: DNS domains replaced", nb->network);
-	ct_request_reply(req, json_pack("{s:s, s:o}", "network", nb->network, "domains",
-					domains_json(nb)),
-			 NULL, 0);
+	ct_request_reply(
+	    req, json_pack("{s:s, s:o}", "network", nb->network, "domains", domains_json(nb)), NULL,
+	    0);
 }
 
 static void route_teardown(struct ct_request *req, void *data)
@@ -87,6 +87,10 @@ static void route_teardown(struct ct_request *req, void *data)
 	/* The DNS sockets are bound to the gateway address, which goes with the bridge. */
 	nb_dns_stop(nb);
 	if (nb_network_remove(nb, &err) < 0 || nb_state_remove(nb, &err) < 0) {
+		_cleanup_error_ struct ct_error dns_err = CT_ERROR_INIT;
+		/* The network may still be there: keep answering its names. */
+		if (nb_dns_start(nb, &dns_err) < 0)
+			log_warn("%s", ct_error_message(&dns_err));
 		ct_error_prefix(&err, "tearing down network %s", nb->network);
 		ct_request_fail(req, &err);
 		return;

@@ -181,8 +181,8 @@ static int reconcile(struct netbridge *nb, struct ct_error *err)
 			pp = &att->next;
 			continue;
 		}
-		log_info("network %s: container %s is gone (no %s on %s); dropping it",
-			 nb->network, att->container, att->host_iface, nb->bridge);
+		log_info("network %s: container %s is gone (no %s on %s); dropping it", nb->network,
+			 att->container, att->host_iface, nb->bridge);
 		*pp = att->next;
 		if (nft_port_remove_container(nb->network, att->address, NULL, err) < 0)
 			log_warn("%s", ct_error_message(err));
@@ -280,7 +280,8 @@ int nb_state_load(struct netbridge *nb, struct ct_error *err)
 			return ct_error_set(err, CT_ERR_INTERNAL, 0,
 					    "state file %s is damaged (line %d: %s); move it away "
 					    "and detach and attach this network's containers again",
-					    nb->state_path, jerr.line, doc ? "not an object" : jerr.text);
+					    nb->state_path, jerr.line,
+					    doc ? "not an object" : jerr.text);
 		if (parse_state(nb, doc, err) < 0)
 			return ct_error_prefix(err,
 					       "state file %s (move it away and detach and attach "
