@@ -160,6 +160,7 @@ static size_t count_attachments(const struct netbridge *nb)
 static void netbridge_fini(struct netbridge *nb)
 {
 	nb_dns_stop(nb);
+	nb_reaps_free(nb);
 	while (nb->attachments) {
 		struct nb_attachment *att = nb->attachments;
 		/* Only our memory and descriptors: the veths and rules stay for the next run. */

@@ -69,7 +69,15 @@ struct netbridge {
 	struct dns_server *dns;
 	/* After bridge.teardown: nothing of the network is left, new work is refused. */
 	bool torn_down;
+	/* Host veths of detached containers, removed a little later (attach.c). */
+	struct nb_veth_reap *reaps;
 };
+
+struct nb_veth_reap;
+/* Frees the pending removals without doing them (the next start cleans up). */
+void nb_reaps_free(struct netbridge *nb);
+/* Does the pending removals now (teardown: the bridge goes, so must its ports). */
+void nb_reaps_now(struct netbridge *nb);
 
 /* ---- network.c: the bridge and the network's rules ---- */
 int nb_network_setup(struct netbridge *nb, struct ct_error *err);

@@ -86,6 +86,7 @@ static void route_teardown(struct ct_request *req, void *data)
 		}
 	/* The DNS sockets are bound to the gateway address, which goes with the bridge. */
 	nb_dns_stop(nb);
+	nb_reaps_now(nb);
 	if (nb_network_remove(nb, &err) < 0 || nb_state_remove(nb, &err) < 0) {
 		_cleanup_error_ struct ct_error dns_err = CT_ERROR_INIT;
 		/* The network may still be there: keep answering its names. */
