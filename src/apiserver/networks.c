@@ -351,6 +351,21 @@ static void network_remove(struct apiserver *api, json_t *net, network_removed_f
 
 /* ---- routes ------------------------------------------------------------------ */
 
+/* The network a request's "name" names, or NULL after replying with the error. */
+static const char *request_network(struct apiserver *api, struct ct_request *req, json_t **net)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	const char *name = NULL;
+
+	if (ct_json_get_string(ct_request_body(req), "name", true, &name, "request body", &err) <
+		    0 ||
+	    network_db_get(api->db, name, net, &err) < 0) {
+		ct_request_fail(req, &err);
+		return NULL;
+	}
+	return name;
+}
+
 static void route_create(struct ct_request *req, void *data)
 {
 	struct apiserver *api = data;
@@ -396,16 +411,11 @@ static void delete_done(const char *name, const struct ct_error *e, void *data)
 static void route_delete(struct ct_request *req, void *data)
 {
 	struct apiserver *api = data;
-	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	_cleanup_json_ json_t *net = NULL;
-	const char *name = NULL;
+	const char *name = request_network(api, req, &net);
 
-	if (ct_json_get_string(ct_request_body(req), "name", true, &name, "request body", &err) <
-		    0 ||
-	    network_db_get(api->db, name, &net, &err) < 0) {
-		ct_request_fail(req, &err);
+	if (!name)
 		return;
-	}
 	if (strcmp(name, DEFAULT_NETWORK) == 0) {
 		ct_request_error(req, CT_ERR_INVALID_ARGUMENT,
 				 "the default network can't be deleted (its subnet is the "
@@ -453,16 +463,11 @@ static void route_list(struct ct_request *req, void *data)
 static void route_inspect(struct ct_request *req, void *data)
 {
 	struct apiserver *api = data;
-	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	_cleanup_json_ json_t *net = NULL;
-	const char *name = NULL;
+	const char *name = request_network(api, req, &net);
 
-	if (ct_json_get_string(ct_request_body(req), "name", true, &name, "request body", &err) <
-		    0 ||
-	    network_db_get(api->db, name, &net, &err) < 0) {
-		ct_request_fail(req, &err);
+	if (!name)
 		return;
-	}
 	ct_request_reply(req, describe(api, net), NULL, 0);
 }
 

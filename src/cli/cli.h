@@ -50,6 +50,12 @@ int cli_parse_format(const char *value, enum cli_format *out);
 int cli_list_options(int argc, char **argv, const char *group, const char *command,
 		     void (*help)(FILE *out), enum cli_format *format, bool *quiet);
 void cli_print_json(json_t *j);
+/* Fetches a listing (ROUTE's reply, the array under KEY, into *reply and *items)
+ * and prints it when --format json or -q (the NAME_KEY of each item) says how.
+ * Returns 1 when printed, 0 when the caller prints the table, or the exit status
+ * of a failed call (> 1). */
+int cli_list_fetch(const char *route, const char *key, enum cli_format format, bool quiet,
+		   const char *name_key, json_t **reply, json_t **items);
 /* A string field, or "" when absent or not a string: for printing. */
 const char *cli_str(json_t *obj, const char *key);
 

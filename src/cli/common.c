@@ -207,3 +207,29 @@ const char *cli_str(json_t *obj, const char *key)
 
 	return v ? v : "";
 }
+
+int cli_list_fetch(const char *route, const char *key, enum cli_format format, bool quiet,
+		   const char *name_key, json_t **reply, json_t **items)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	json_t *item;
+	size_t i;
+
+	if (cli_call(route, NULL, reply, &err) < 0)
+		return cli_fail(&err);
+	*items = json_object_get(*reply, key);
+	if (!json_is_array(*items)) {
+		json_object_set_new(*reply, key, json_array());
+		*items = json_object_get(*reply, key);
+	}
+	if (format == FORMAT_JSON) {
+		cli_print_json(*items);
+		return 1;
+	}
+	if (quiet) {
+		json_array_foreach (*items, i, item)
+			printf("%s\n", cli_str(item, name_key));
+		return 1;
+	}
+	return 0;
+}

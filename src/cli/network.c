@@ -193,20 +193,11 @@ static int list(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
-	if (cli_call("network.list", NULL, &reply, &err) < 0)
-		return cli_fail(&err);
-	json_t *items = json_object_get(reply, "networks"), *n;
+	json_t *items, *n;
 	size_t i;
-	if (format == FORMAT_JSON) {
-		_cleanup_json_ json_t *none = json_array();
-		cli_print_json(items ? items : none);
-		return 0;
-	}
-	if (quiet) {
-		json_array_foreach (items, i, n)
-			printf("%s\n", cli_str(n, "name"));
-		return 0;
-	}
+	rc = cli_list_fetch("network.list", "networks", format, quiet, "name", &reply, &items);
+	if (rc > 0)
+		return rc == 1 ? 0 : rc;
 	static const char *const headers[] = {"NETWORK", "STATE",    "SUBNET",
 					      "GATEWAY", "INTERNAL", "CREATED"};
 	struct cli_table *t = cli_table_new(6, headers);

@@ -82,20 +82,11 @@ static int list(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
-	if (cli_call("dns.list", NULL, &reply, &err) < 0)
-		return cli_fail(&err);
-	json_t *items = json_object_get(reply, "domains"), *d;
+	json_t *items, *d;
 	size_t i;
-	if (format == FORMAT_JSON) {
-		_cleanup_json_ json_t *none = json_array();
-		cli_print_json(items ? items : none);
-		return 0;
-	}
-	if (quiet) {
-		json_array_foreach (items, i, d)
-			printf("%s\n", cli_str(d, "domain"));
-		return 0;
-	}
+	rc = cli_list_fetch("dns.list", "domains", format, quiet, "domain", &reply, &items);
+	if (rc > 0)
+		return rc == 1 ? 0 : rc;
 	static const char *const headers[] = {"DOMAIN", "DEFAULT"};
 	struct cli_table *t = cli_table_new(2, headers);
 	json_array_foreach (items, i, d) {
