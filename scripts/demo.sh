@@ -29,11 +29,15 @@ step image list
 
 step run --rm busybox echo "hello from a container"
 "$ct" run --rm busybox echo "hello from a container"
-step run -d --name demo-web busybox httpd -f -p 8080 -h /var/www
+step run -d --name demo-web -p 8080:80 busybox httpd -f -p 80 -h /etc
 "$ct" delete -f demo-web >/dev/null 2>&1 || true
-"$ct" run -d --name demo-web busybox httpd -f -p 8080 -h /var/www
+"$ct" run -d --name demo-web -p 8080:80 busybox httpd -f -p 80 -h /etc
 step list
 "$ct" list
+printf '\n\033[1m$ curl http://127.0.0.1:8080/hostname   # the published port\033[0m\n'
+for _ in $(seq 50); do curl -sf http://127.0.0.1:8080/hostname && break; sleep 0.1; done
+step run --rm busybox wget -qO- http://demo-web/hostname   # by name, from another container
+"$ct" run --rm busybox wget -qO- http://demo-web/hostname
 step exec demo-web ps
 "$ct" exec demo-web ps
 step stop demo-web
