@@ -137,7 +137,7 @@ PY
 	[ -z "$output" ]
 	wait_for 15 echoes "$PUB/app.sock" "in time"
 	run_ct inspect late
-	[ "$(jq -r '.[0].status' <<<"$output")" = running ]
+	[ "$(jq -r '.[0].state.status' <<<"$output")" = running ]
 	run_ct delete -f late
 }
 
@@ -155,22 +155,25 @@ PY
 	links+="; ln -s /run/real.sock /run/inside.sock"
 	links+="; echo not a socket >/run/file.sock"
 	run_ct run -d --name jail \
+		--publish-socket "$PUB/real.sock:/run/real.sock" \
 		--publish-socket "$PUB/abs.sock:/run/abs.sock" \
 		--publish-socket "$PUB/rel.sock:/run/rel.sock" \
 		--publish-socket "$PUB/magic.sock:/run/magic.sock" \
 		--publish-socket "$PUB/inside.sock:/run/inside.sock" \
 		--publish-socket "$PUB/file.sock:/run/file.sock" \
 		unix-echo:1 sh -c "$links; exec /bin/unix-echo /run/real.sock"
-	# A symlink within the container is followed within it.
-	wait_for 10 echoes "$PUB/inside.sock" "inside"
+	wait_for 10 echoes "$PUB/real.sock" "direct"
 	local name
 	for name in abs rel magic file; do
 		run unix_talk "$PUB/$name.sock" "escaped through $name"
 		echo "$name: $output"
 		[ -z "$output" ]
 	done
+	# A symlink within the container is followed within it.
+	run unix_talk "$PUB/inside.sock" "inside"
+	[ "$output" = inside ]
 	run_ct inspect jail
-	[ "$(jq -r '.[0].status' <<<"$output")" = running ]
+	[ "$(jq -r '.[0].state.status' <<<"$output")" = running ]
 	run_ct delete -f jail
 	kill "$host_server"
 	wait "$host_server" || true

@@ -86,8 +86,7 @@ struct publish_sockets {
  * jumps). The socket is then reached through the resolved inode itself, by
  * /proc/self/fd/N, so nothing can swap the path between the check and the
  * connect, and the container's path may be longer than sun_path's 108 bytes. */
-static int connect_in_container(struct publish_sockets *ps, const char *path,
-				struct ct_error *err)
+static int connect_in_container(struct publish_sockets *ps, const char *path, struct ct_error *err)
 {
 	char proc_root[48];
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -246,8 +245,7 @@ static void relay_event(struct ct_loop *loop, int fd, uint32_t events, void *dat
 	if ((r->events[i] & EPOLLOUT) && (events & (EPOLLOUT | EPOLLHUP)) &&
 	    direction_flush(r, 1 - i) < 0)
 		goto broken;
-	if ((r->events[i] & EPOLLIN) && (events & (EPOLLIN | EPOLLHUP)) &&
-	    direction_pump(r, i) < 0)
+	if ((r->events[i] & EPOLLIN) && (events & (EPOLLIN | EPOLLHUP)) && direction_pump(r, i) < 0)
 		goto broken;
 	if (relay_update(r) < 0)
 		relay_close(r);
@@ -269,8 +267,8 @@ static void relay_open(struct ps_listener *l, int client_fd)
 	if (upstream < 0) {
 		/* The container may not have made its socket yet: the client learns
 		 * by the closed connection, as when nobody listens. */
-		log_debug("container %s: --publish-socket %s: %s; closing the client",
-			  ps->h->id, l->entry->host_path, ct_error_message(&err));
+		log_debug("container %s: --publish-socket %s: %s; closing the client", ps->h->id,
+			  l->entry->host_path, ct_error_message(&err));
 		return;
 	}
 	r = xcalloc(1, sizeof(*r));
@@ -290,8 +288,8 @@ static void relay_open(struct ps_listener *l, int client_fd)
 	r->fd[SIDE_CONTAINER] = move_fd(upstream);
 	for (int i = 0; i < 2; i++) {
 		r->events[i] = relay_wanted_events(r, i);
-		r->watch[i] = ct_loop_watch(ps->h->loop, r->fd[i], r->events[i], relay_event, r,
-					    &err);
+		r->watch[i] =
+			ct_loop_watch(ps->h->loop, r->fd[i], r->events[i], relay_event, r, &err);
 		if (!r->watch[i]) {
 			log_warn("container %s: --publish-socket %s: %s; closing the client",
 				 ps->h->id, l->entry->host_path, ct_error_message(&err));
@@ -426,9 +424,9 @@ static int listener_open(struct ps_listener *l, struct ct_error *err)
 	if (rc < 0) {
 		errno = bind_errno;
 		if (errno == ENOENT)
-			return ct_error_set(err, CT_ERR_NOT_FOUND, ENOENT,
-					    "binding %s: its folder does not exist; create it first",
-					    path);
+			return ct_error_set(
+			    err, CT_ERR_NOT_FOUND, ENOENT,
+			    "binding %s: its folder does not exist; create it first", path);
 		return ct_error_errno(err, CT_ERR_INTERNAL, "binding %s", path);
 	}
 	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
@@ -479,8 +477,8 @@ static size_t max_relays(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
 		size_t fit = rl.rlim_cur > RESERVED_FDS + RELAY_FDS
-				     ? (rl.rlim_cur - RESERVED_FDS) / RELAY_FDS
-				     : 1;
+				 ? (rl.rlim_cur - RESERVED_FDS) / RELAY_FDS
+				 : 1;
 		if (fit < max)
 			max = fit;
 	}
