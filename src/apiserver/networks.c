@@ -548,6 +548,61 @@ void networks_push_domains(struct apiserver *api)
 	}
 }
 
+static void default_removed(const char *name, const struct ct_error *e, void *data)
+{
+	struct apiserver *api = data;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	_cleanup_free_ char *subnet = apiserver_property(api, "network.subnet");
+
+	if (e) {
+		log_error("re-making the default network with subnet %s: %s", subnet,
+			  ct_error_message(e));
+		return;
+	}
+	_cleanup_json_ json_t *def = network_new(api, DEFAULT_NETWORK, subnet, false, NULL, &err);
+	if (!def || !networks_plugin(api, def, &err))
+		log_error("re-making the default network with subnet %s: %s", subnet,
+			  ct_error_message(&err));
+}
+
+bool networks_apply_default_subnet(struct apiserver *api)
+{
+	_cleanup_json_ json_t *def = NULL, *all = NULL, *allocs = NULL;
+	_cleanup_free_ char *subnet = apiserver_property(api, "network.subnet");
+	struct ipnet wanted;
+	json_t *n;
+	size_t i;
+
+	if (!subnet || network_db_get(api->db, DEFAULT_NETWORK, &def, NULL) < 0 ||
+	    strcmp(json_string_value(json_object_get(def, "subnet")), subnet) == 0 ||
+	    ipnet_parse(subnet, &wanted, NULL) < 0 || network_db_list(api->db, &all, NULL) < 0 ||
+	    alloc_db_list(api->db, DEFAULT_NETWORK, NULL, &allocs, NULL) < 0)
+		return false;
+	const char *current = json_string_value(json_object_get(def, "subnet"));
+	json_array_foreach (all, i, n) {
+		struct ipnet other;
+		const char *name = json_string_value(json_object_get(n, "name"));
+		if (strcmp(name, DEFAULT_NETWORK) != 0 &&
+		    ipnet_parse(json_string_value(json_object_get(n, "subnet")), &other, NULL) == 0 &&
+		    ipnet_overlaps(&other, &wanted)) {
+			log_warn("the default network keeps its subnet %s: network.subnet %s overlaps "
+				 "network %s",
+				 current, subnet, name);
+			return false;
+		}
+	}
+	if (json_array_size(allocs) > 0) {
+		log_warn("the default network keeps its subnet %s while containers run on it; "
+			 "network.subnet %s applies when none does (at the next start of the API "
+			 "server, or the next `property set`)",
+			 current, subnet);
+		return false;
+	}
+	log_info("the default network moves from %s to %s (network.subnet)", current, subnet);
+	network_remove(api, def, default_removed, api);
+	return true;
+}
+
 void networks_boot(struct apiserver *api)
 {
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
@@ -564,20 +619,21 @@ void networks_boot(struct apiserver *api)
 				  ct_error_message(&err));
 			ct_error_clear(&err);
 		}
-	} else if (strcmp(json_string_value(json_object_get(def, "subnet")), subnet) != 0) {
-		log_warn("the default network keeps its subnet %s; network.subnet (%s) applies "
-			 "when it is made again",
-			 json_string_value(json_object_get(def, "subnet")), subnet);
 	}
+	bool remaking = networks_apply_default_subnet(api);
 	if (network_db_list(api->db, &all, &err) < 0) {
 		log_error("%s", ct_error_message(&err));
 		return;
 	}
-	json_array_foreach (all, i, n)
+	json_array_foreach (all, i, n) {
+		if (remaking && strcmp(json_string_value(json_object_get(n, "name")),
+				       DEFAULT_NETWORK) == 0)
+			continue;
 		if (!networks_plugin(api, n, &err)) {
 			log_error("%s", ct_error_message(&err));
 			ct_error_clear(&err);
 		}
+	}
 }
 
 void routes_network_register(struct apiserver *api)

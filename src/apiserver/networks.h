@@ -25,6 +25,10 @@ struct plugin_instance *networks_plugin(struct apiserver *api, json_t *network,
  * those made with `system dns create`. A JSON array of strings. */
 json_t *networks_dns_domains(struct apiserver *api);
 
+/* Re-makes the default network when network.subnet changed and no container
+ * runs on it (else logs why it keeps its subnet). True when under way. */
+bool networks_apply_default_subnet(struct apiserver *api);
+
 /* Tells every running network plugin the current DNS domains. */
 void networks_push_domains(struct apiserver *api);
 

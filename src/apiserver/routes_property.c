@@ -1,11 +1,13 @@
 /* Routes: property.list, property.get, property.set, property.clear. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "apiserver.h"
 #include "cleanup.h"
 #include "config.h"
 #include "json_util.h"
 #include "log.h"
+#include "networks.h"
 #include "state.h"
 #include "util.h"
 
@@ -92,6 +94,15 @@ static void route_get(struct ct_request *req, void *data)
 	ct_request_reply(req, item, NULL, 0);
 }
 
+/* Properties that change running things take effect at once. */
+static void apply_property(struct apiserver *api, const char *key)
+{
+	if (strcmp(key, "network.subnet") == 0)
+		networks_apply_default_subnet(api);
+	else if (strcmp(key, "dns.domain") == 0)
+		networks_push_domains(api);
+}
+
 static void route_set(struct ct_request *req, void *data)
 {
 	struct apiserver *api = data;
@@ -108,6 +119,7 @@ static void route_set(struct ct_request *req, void *data)
 		return;
 	}
 	log_info("property %s set to \"%s\"", key, value);
+	apply_property(api, key);
 	ct_request_reply(req, json_pack("{s:s, s:s}", "key", key, "value", value), NULL, 0);
 }
 
@@ -125,8 +137,10 @@ static void route_clear(struct ct_request *req, void *data)
 		ct_request_fail(req, &err);
 		return;
 	}
-	if (rc > 0)
+	if (rc > 0) {
 		log_info("property %s cleared", key);
+		apply_property(api, key);
+	}
 	ct_request_reply(req, json_pack("{s:s, s:b}", "key", key, "cleared", rc > 0), NULL, 0);
 }
 

@@ -329,3 +329,28 @@ addr() {
 	run_ct 125 run --rm --network nosuch busybox true
 	assert_output_contains "no network named nosuch"
 }
+
+@test "network.subnet moves the default network when no container runs on it" {
+	run_ct run -d --name busy busybox sleep 600
+	run_ct system property set network.subnet 10.97.0.0/24
+	# A container runs on it: it keeps its subnet.
+	sleep 0.5
+	run_ct network inspect default
+	[ "$(jq -r '.[0].subnet' <<<"$output")" = 192.168.64.0/24 ]
+	run_ct delete -f busy
+	# The next change, or the next start of the API server, applies it.
+	run_ct system property set network.subnet 10.97.0.0/24
+	wait_for 10 sh -c "\"$CT\" network inspect default | jq -e '.[0].subnet == \"10.97.0.0/24\" and .[0].state == \"running\"'"
+	ip -o addr show container0 | grep -q 'inet 10.97.0.1/24'
+	! ip -o addr show container0 | grep -q 192.168.64.1
+	run_ct run --rm busybox ip -o addr show eth0
+	assert_output_contains "10.97.0.2/24"
+	# A subnet that overlaps another network is not taken.
+	run_ct network create --subnet 10.98.0.0/24 other
+	run_ct system property set network.subnet 10.98.0.0/16
+	sleep 0.5
+	run_ct network inspect default
+	[ "$(jq -r '.[0].subnet' <<<"$output")" = 10.97.0.0/24 ]
+	run_ct system logs
+	assert_output_contains "overlaps network other"
+}
