@@ -79,14 +79,14 @@ static json_t *combine(json_t *before, json_t *after)
 
 static void print_table(json_t *rows)
 {
-	static const char *const headers[] = {"NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %",
-					      "BLOCK I/O", "PIDS"};
-	struct cli_table *t = cli_table_new(6, headers);
+	static const char *const headers[] = {"NAME",	  "CPU %",     "MEM USAGE / LIMIT", "MEM %",
+					      "NET I/O", "BLOCK I/O", "PIDS"};
+	struct cli_table *t = cli_table_new(7, headers);
 	json_t *r;
 	size_t i;
 
 	json_array_foreach (rows, i, r) {
-		char cpu[16], mem[48], memp[16], blk[48], pids[24], a[16], b[16];
+		char cpu[16], mem[48], memp[16], net[48], blk[48], pids[24], a[16], b[16];
 		snprintf(cpu, sizeof(cpu), "%.2f%%", json_real_value(json_object_get(r, "cpuPercent")));
 		format_size(num(r, "memoryUsage"), a, sizeof(a));
 		format_size(num(r, "memoryLimit"), b, sizeof(b));
@@ -94,12 +94,15 @@ static void print_table(json_t *rows)
 		snprintf(memp, sizeof(memp), "%.2f%%",
 			 num(r, "memoryLimit") ? 100.0 * num(r, "memoryUsage") / num(r, "memoryLimit")
 					       : 0.0);
+		format_size(num(r, "netRx"), a, sizeof(a));
+		format_size(num(r, "netTx"), b, sizeof(b));
+		snprintf(net, sizeof(net), "%s / %s", a, b);
 		format_size(num(r, "blockRead"), a, sizeof(a));
 		format_size(num(r, "blockWrite"), b, sizeof(b));
 		snprintf(blk, sizeof(blk), "%s / %s", a, b);
 		snprintf(pids, sizeof(pids), "%lld", (long long)num(r, "pidsCurrent"));
 		const char *cells[] = {json_string_value(json_object_get(r, "name")), cpu, mem, memp,
-				       blk, pids};
+				       net, blk, pids};
 		cli_table_add(t, cells);
 	}
 	cli_table_print(t, stdout);

@@ -162,6 +162,13 @@ addr() {
 	[ "$output" = web ]
 	run_ct list
 	assert_output_contains "0.0.0.0:8080->80/tcp"
+	# stats counts the container's traffic (not lo's).
+	run curl -sf -m 5 -o /dev/null http://127.0.0.1:8080/services
+	run_ct stats --no-stream --format json web
+	[ "$(jq -r '.[0].netTx' <<<"$output")" -gt 1000 ]
+	[ "$(jq -r '.[0].netRx' <<<"$output")" -gt 0 ]
+	run_ct stats --no-stream web
+	assert_output_contains "NET I/O"
 	run_ct inspect web
 	[ "$(jq -c '.[0].ports' <<<"$output")" = '[{"proto":"tcp","hostIp":"","hostPort":8080,"containerPort":80,"count":1}]' ]
 }

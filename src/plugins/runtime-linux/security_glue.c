@@ -277,6 +277,31 @@ void security_glue_prepare_exec(struct helper *h, struct child_args *a)
 	a->init_path = NULL;
 }
 
+/* Bytes received and sent on the container's interfaces other than lo, from its
+ * network namespace's /proc/<pid>/net/dev (0 and 0 when unreadable). */
+static void net_counters(pid_t pid, uint64_t *rx, uint64_t *tx)
+{
+	char path[64], line[512];
+
+	*rx = *tx = 0;
+	snprintf(path, sizeof(path), "/proc/%d/net/dev", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char name[32];
+		unsigned long long r, t;
+		/* "  eth0: RX bytes packets errs drop fifo frame compressed multicast TX bytes…" */
+		if (sscanf(line, " %31[^:]: %llu %*u %*u %*u %*u %*u %*u %*u %llu", name, &r, &t) !=
+			    3 ||
+		    strcmp(name, "lo") == 0)
+			continue;
+		*rx += r;
+		*tx += t;
+	}
+	fclose(f);
+}
+
 json_t *security_glue_stats(struct helper *h, struct ct_error *err)
 {
 	struct security *s = h->security;
@@ -291,7 +316,10 @@ json_t *security_glue_stats(struct helper *h, struct ct_error *err)
 	uint64_t mem = st.memory_usage > st.memory_inactive_file
 			       ? st.memory_usage - st.memory_inactive_file
 			       : st.memory_usage;
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "cpuUsageNs",
+	uint64_t rx, tx;
+	net_counters(h->pid, &rx, &tx);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "netRx",
+			 (json_int_t)rx, "netTx", (json_int_t)tx, "cpuUsageNs",
 			 (json_int_t)st.cpu_usage_ns, "memoryUsage", (json_int_t)mem, "memoryLimit",
 			 (json_int_t)st.memory_limit, "pidsCurrent", (json_int_t)st.pids_current,
 			 "pidsLimit", (json_int_t)st.pids_limit, "blockRead", (json_int_t)st.blkio_read,
