@@ -37,6 +37,7 @@ void routes_property_register(struct apiserver *api);
 void routes_container_register(struct apiserver *api);
 void routes_network_register(struct apiserver *api);
 void routes_dns_register(struct apiserver *api);
+void routes_df_register(struct apiserver *api);
 /* The host-facing DNS server (dns_host.c). */
 void dns_host_start(struct apiserver *api);
 void dns_host_stop(struct apiserver *api);

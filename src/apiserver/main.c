@@ -295,6 +295,7 @@ int main(int argc, char **argv)
 	routes_container_register(&api);
 	routes_network_register(&api);
 	routes_dns_register(&api);
+	routes_df_register(&api);
 	ct_server_fallback(api.server, router_forward, &api);
 
 	api.supervisor = supervisor_new(&api);

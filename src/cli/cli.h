@@ -97,6 +97,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_system_logs(int argc, char **argv);
 int cmd_system_property(int argc, char **argv);
 int cmd_system_dns(int argc, char **argv);
+int cmd_system_df(int argc, char **argv);
 
 /* Runs `container NAME args…` as a CLI plugin; returns its exit status, or
  * -1 when no plugin of that name exists. */

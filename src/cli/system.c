@@ -1,4 +1,4 @@
-/* container system start|stop|status|version|logs|property|dns */
+/* container system start|stop|status|version|logs|property|dns|df */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -33,7 +33,9 @@ static void system_help(FILE *out)
 		     "  logs      Show the API server's and plugins' log [-f] [--last DURATION]\n"
 		     "  property  list | get KEY | set KEY VALUE | clear KEY\n"
 		     "  dns       create DOMAIN | delete DOMAIN... | list: the local domains\n"
-		     "            containers answer under\n");
+		     "            containers answer under\n"
+		     "  df        Disk use of images, containers and volumes [-v]\n"
+		     "            [--format json|table]\n");
 }
 
 static int ping(json_t **reply)
@@ -352,7 +354,7 @@ int cmd_system(int argc, char **argv)
 		{"start", system_start},	{"stop", system_stop},
 		{"status", system_status},	{"version", system_version},
 		{"logs", cmd_system_logs},	{"property", cmd_system_property},
-		{"dns", cmd_system_dns},
+		{"dns", cmd_system_dns},	{"df", cmd_system_df},
 	};
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
