@@ -15,6 +15,8 @@ packages=(
 	# tests
 	libcmocka-dev bats sqlite3 util-linux procps iproute2 nftables curl jq
 	psmisc busybox-static dnsutils attr
+	# sized volumes: mkfs.ext4
+	e2fsprogs
 	# interop peers used by the image and runtime tests
 	docker-registry skopeo umoci runc apache2-utils openssl debootstrap
 )

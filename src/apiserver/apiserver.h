@@ -35,9 +35,13 @@ void routes_system_register(struct apiserver *api);
 void routes_plugin_register(struct apiserver *api);
 void routes_property_register(struct apiserver *api);
 void routes_container_register(struct apiserver *api);
+/* container.archive, container.extract, container.export (container_archive.c). */
+void routes_archive_register(struct apiserver *api);
 void routes_network_register(struct apiserver *api);
 void routes_dns_register(struct apiserver *api);
 void routes_df_register(struct apiserver *api);
+/* Also mounts the sized volumes again (after a reboot). */
+void routes_volume_register(struct apiserver *api);
 /* The host-facing DNS server (dns_host.c). */
 void dns_host_start(struct apiserver *api);
 void dns_host_stop(struct apiserver *api);

@@ -30,6 +30,7 @@
 #include "spec_builder.h"
 #include "supervisor.h"
 #include "util.h"
+#include "volumes.h"
 
 #define RUNTIME_PLUGIN "container-runtime-linux"
 
@@ -157,7 +158,8 @@ static void create_image_done(json_t *image, int *fds, size_t nfds, const struct
 	    ct_mkdir_p(upper, 0755, &err) < 0 || ct_mkdir_p(work, 0700, &err) < 0 ||
 	    etc_files_write(api, id, json_string_value(json_object_get(spec, "hostname")),
 			    c->options, &err) < 0 ||
-	    ct_write_file_atomic(config, text, strlen(text), 0600, &err) < 0)
+	    ct_write_file_atomic(config, text, strlen(text), 0600, &err) < 0 ||
+	    volumes_ensure(api, c->options, &err) < 0)
 		goto fail;
 	char now[32];
 	ct_format_time_now(now, sizeof(now));
@@ -180,6 +182,7 @@ fail:
 		_cleanup_error_ struct ct_error rm = CT_ERROR_INIT;
 		ct_remove_tree(bundle, &rm);
 	}
+	volumes_remove_anonymous(api, c->options);
 	ct_request_fail(c->req, &err);
 	create_free(c);
 }
@@ -215,7 +218,8 @@ static void route_create(struct ct_request *req, void *data)
 	/* Networks, published ports and DNS options are checked now, so a typo
 	 * fails `create` rather than a later `start`. */
 	_cleanup_json_ json_t *options = json_deep_copy(body);
-	if (netattach_check_options(api, options, &err) < 0) {
+	if (netattach_check_options(api, options, &err) < 0 ||
+	    volumes_check_mounts(api, options, &err) < 0) {
 		ct_request_fail(req, &err);
 		return;
 	}
@@ -520,6 +524,13 @@ static void route_start(struct ct_request *req, void *data)
 	/* A restart: the last run's state goes; its output stays in the log. */
 	_cleanup_free_ char *state_path = xasprintf("%s/state.json", bundle);
 	unlink(state_path);
+	/* Sized volumes mounted, new ones filled from the image. */
+	if (volumes_prepare_start(api, bundle, r.options, &err) < 0) {
+		ct_request_error(req, err.code, "starting container %s: %s", r.name,
+				 ct_error_message(&err));
+		container_record_free(&r);
+		return;
+	}
 
 	/* The client's descriptors: [stdin] stdout stderr, as the request says. */
 	int in_fd = -1, out_fd = -1, err_fd = -1;
@@ -723,6 +734,7 @@ static json_t *describe(struct apiserver *api, struct container_record *r, bool 
 	json_object_set_new(j, "command", json_incref(json_object_get(json_object_get(spec, "process"), "args")));
 	json_object_set_new(j, "labels", json_incref(json_object_get(r->options, "labels")) ?: json_object());
 	json_object_set_new(j, "network", json_incref(json_object_get(r->options, "network")) ?: json_string("none"));
+	json_object_set_new(j, "mounts", json_incref(json_object_get(r->options, "mounts")) ?: json_array());
 	/* Addresses and published ports while it runs. */
 	json_t *net = netattach_describe(api, r->id);
 	json_object_update(j, net);
@@ -813,7 +825,8 @@ static void route_logs(struct ct_request *req, void *data)
 	container_record_free(&r);
 }
 
-static int remove_container(struct apiserver *api, struct container_record *r,
+/* volumes: also its anonymous volumes (docker rm -v; always for --rm). */
+static int remove_container(struct apiserver *api, struct container_record *r, bool volumes,
 			    struct ct_error *err)
 {
 	_cleanup_free_ char *bundle = bundle_dir(api, r->id);
@@ -822,6 +835,8 @@ static int remove_container(struct apiserver *api, struct container_record *r,
 	if (container_db_delete(api->db, r->id, err) < 0 || ct_remove_tree(bundle, err) < 0)
 		return -1;
 	log_info("deleted container %s (%s)", r->name, r->id);
+	if (volumes || json_is_true(json_object_get(r->options, "rm")))
+		volumes_remove_anonymous(api, r->options);
 	return 0;
 }
 
@@ -829,6 +844,7 @@ struct delete_call {
 	struct apiserver *api;
 	struct ct_request *req;
 	struct container_record r;
+	bool volumes;
 };
 
 static void delete_after_kill(json_t *body, int *fds, size_t nfds, const struct ct_error *e,
@@ -842,7 +858,7 @@ static void delete_after_kill(json_t *body, int *fds, size_t nfds, const struct 
 	const char *status = state ? json_string_value(json_object_get(state, "status")) : NULL;
 	if (e && (!ct_error_is(e, CT_ERR_UNAVAILABLE) || (status && strcmp(status, "running") == 0)))
 		ct_request_fail(d->req, e);
-	else if (remove_container(d->api, &d->r, &err) < 0)
+	else if (remove_container(d->api, &d->r, d->volumes, &err) < 0)
 		ct_request_fail(d->req, &err);
 	else
 		ct_request_reply(d->req, json_pack("{s:s, s:s}", "id", d->r.id, "name", d->r.name),
@@ -859,10 +875,12 @@ static void route_delete(struct ct_request *req, void *data)
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	struct container_record r;
 	const char *key = NULL;
-	bool force = false;
+	bool force = false, volumes = false;
 
 	if (ct_json_get_string(ct_request_body(req), "id", true, &key, "request body", &err) < 0 ||
 	    ct_json_get_bool(ct_request_body(req), "force", false, &force, "request body", &err) < 0 ||
+	    ct_json_get_bool(ct_request_body(req), "volumes", false, &volumes, "request body",
+			     &err) < 0 ||
 	    container_db_find(api->db, key, &r, &err) < 0) {
 		ct_request_fail(req, &err);
 		return;
@@ -888,13 +906,14 @@ static void route_delete(struct ct_request *req, void *data)
 		d->api = api;
 		d->req = req;
 		d->r = r;
+		d->volumes = volumes;
 		_cleanup_free_ char *sock = helper_socket(api, r.id);
 		_cleanup_json_ json_t *q = json_pack("{s:i, s:i}", "signal", SIGKILL, "timeout", 0);
 		async_call(api->loop, sock, "the container's runtime helper", "stop", q, NULL, 0,
 			   &delete_handlers, d);
 		return;
 	}
-	if (remove_container(api, &r, &err) < 0)
+	if (remove_container(api, &r, volumes, &err) < 0)
 		ct_request_fail(req, &err);
 	else
 		ct_request_reply(req, json_pack("{s:s, s:s}", "id", r.id, "name", r.name), NULL, 0);
@@ -918,7 +937,7 @@ static void route_prune(struct ct_request *req, void *data)
 		const char *status = json_string_value(json_object_get(state, "status"));
 		if ((status && strcmp(status, "running") == 0) || is_starting(all[i].id))
 			continue;
-		if (remove_container(api, &all[i], &err) < 0) {
+		if (remove_container(api, &all[i], false, &err) < 0) {
 			log_warn("prune: %s", ct_error_message(&err));
 			ct_error_clear(&err);
 			continue;

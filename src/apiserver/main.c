@@ -293,9 +293,11 @@ int main(int argc, char **argv)
 	routes_property_register(&api);
 	routes_plugin_register(&api);
 	routes_container_register(&api);
+	routes_archive_register(&api);
 	routes_network_register(&api);
 	routes_dns_register(&api);
 	routes_df_register(&api);
+	routes_volume_register(&api);
 	ct_server_fallback(api.server, router_forward, &api);
 
 	api.supervisor = supervisor_new(&api);

@@ -206,11 +206,96 @@ static bool all_digits(const char *s)
 	return true;
 }
 
+/* Comma-separated mount options appended to an OCI options array. */
+static void append_options(json_t *list, const char *opts)
+{
+	_cleanup_free_ char *copy = xstrdup(opts ? opts : "");
+	char *save = NULL;
+
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		json_array_append_new(list, json_string(t));
+}
+
+static size_t path_depth(const char *path)
+{
+	size_t n = 0;
+
+	for (; path && *path; path++)
+		n += *path == '/';
+	return n;
+}
+
+/* The container's own mounts: --tmpfs, then -v and --mount (validated and
+ * resolved by the API server: a volume's source is its _data folder). Sorted
+ * shallowest first (stable), so a mount at /a/b lands inside one at /a. */
+static json_t *user_mounts(json_t *options)
+{
+	json_t *out = json_array(), *v;
+	size_t i;
+
+	json_array_foreach (json_object_get(options, "tmpfs"), i, v) {
+		const char *path = json_string_value(json_object_get(v, "path"));
+		const char *opts = json_string_value(json_object_get(v, "options"));
+		json_t *o = json_array();
+		append_options(o, opts && *opts ? opts : "nosuid,nodev,noexec");
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:o}", "destination", path,
+						     "type", "tmpfs", "source", "tmpfs", "options", o));
+	}
+	json_array_foreach (json_object_get(options, "mounts"), i, v) {
+		const char *type = json_string_value(json_object_get(v, "type"));
+		bool ro = json_is_true(json_object_get(v, "readOnly"));
+		json_t *o;
+		if (type && strcmp(type, "tmpfs") == 0) {
+			o = json_pack("[s, s, s]", "nosuid", "nodev", "noexec");
+			append_options(o, json_string_value(json_object_get(v, "options")));
+		} else {
+			/* A bind, then (with ro) a read-only remount of it. */
+			o = json_pack("[s]", "rbind");
+			type = "bind";
+		}
+		json_array_append_new(o, json_string(ro ? "ro" : "rw"));
+		json_array_append_new(out, json_pack("{s:O, s:s, s:O, s:o}", "destination",
+						     json_object_get(v, "destination"), "type", type,
+						     "source", json_object_get(v, "source"),
+						     "options", o));
+	}
+	/* Insertion sort: stable, and the lists are short. */
+	for (size_t k = 1; k < json_array_size(out); k++) {
+		json_t *item = json_incref(json_array_get(out, k));
+		size_t depth = path_depth(json_string_value(json_object_get(item, "destination")));
+		size_t j = k;
+		while (j > 0 && path_depth(json_string_value(json_object_get(
+					json_array_get(out, j - 1), "destination"))) > depth)
+			j--;
+		json_array_remove(out, k);
+		json_array_insert_new(out, j, item);
+	}
+	return out;
+}
+
+/* Drops from list the mounts whose destination one of user's takes: a
+ * user's mount at /dev/shm or /etc/hosts replaces ours, as in docker. */
+static void drop_replaced(json_t *list, json_t *user)
+{
+	json_t *u;
+	size_t i;
+
+	json_array_foreach (user, i, u) {
+		const char *dest = json_string_value(json_object_get(u, "destination"));
+		for (size_t k = 0; k < json_array_size(list);) {
+			const char *d =
+				json_string_value(json_object_get(json_array_get(list, k), "destination"));
+			if (d && dest && strcmp(d, dest) == 0)
+				json_array_remove(list, k);
+			else
+				k++;
+		}
+	}
+}
+
 static json_t *mounts(json_t *options)
 {
 	json_int_t shm = 64 * 1024 * 1024;
-	json_t *v;
-	size_t i;
 
 	if (json_is_integer(json_object_get(options, "shmSize")))
 		shm = json_integer_value(json_object_get(options, "shmSize"));
@@ -231,20 +316,10 @@ static json_t *mounts(json_t *options)
 		"destination", "/dev/mqueue", "type", "mqueue", "source", "mqueue", "options",
 		"nosuid", "noexec", "nodev", "destination", "/sys", "type", "sysfs", "source",
 		"sysfs", "options", "nosuid", "noexec", "nodev", "ro");
-	json_array_foreach (json_object_get(options, "tmpfs"), i, v) {
-		const char *path = json_string_value(json_object_get(v, "path"));
-		const char *opts = json_string_value(json_object_get(v, "options"));
-		json_t *o = json_pack("[s, s, s]", "nosuid", "nodev", "noexec");
-		if (opts && *opts) {
-			_cleanup_free_ char *copy = xstrdup(opts);
-			char *save = NULL;
-			json_array_clear(o);
-			for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-				json_array_append_new(o, json_string(t));
-		}
-		json_array_append_new(m, json_pack("{s:s, s:s, s:s, s:o}", "destination", path,
-						   "type", "tmpfs", "source", "tmpfs", "options", o));
-	}
+	json_t *user = user_mounts(options);
+	drop_replaced(m, user);
+	json_array_extend(m, user);
+	json_decref(user);
 	return m;
 }
 
@@ -412,6 +487,9 @@ json_t *spec_build(const struct spec_inputs *in, struct ct_error *err)
 
 	/* /etc/hosts, /etc/hostname, /etc/resolv.conf: ours, over the image's. */
 	json_t *all_mounts = mounts(opts), *etc_mounts = etc_files_mounts(in->bundle, opts);
+	json_t *own = user_mounts(opts);
+	drop_replaced(etc_mounts, own);
+	json_decref(own);
 	json_array_extend(all_mounts, etc_mounts);
 	json_decref(etc_mounts);
 

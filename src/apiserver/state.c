@@ -70,6 +70,16 @@ static const char *const migrations[] = {
 	"  domain TEXT PRIMARY KEY NOT NULL,"
 	"  created_at TEXT NOT NULL"
 	");",
+	/* 4 -> 5: volumes. labels and options are JSON objects (options: what
+	 * `volume create --opt` gave, such as size); the data is in
+	 * volumes/<name>/_data. */
+	"CREATE TABLE volumes ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  labels TEXT NOT NULL,"
+	"  options TEXT NOT NULL,"
+	"  anonymous INTEGER NOT NULL,"
+	"  created_at TEXT NOT NULL"
+	");",
 };
 
 int state_latest_version(void)

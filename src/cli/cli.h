@@ -76,6 +76,7 @@ int cmd_plugin(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
 int cmd_network(int argc, char **argv);
+int cmd_volume(int argc, char **argv);
 /* The registry host of an image reference as the user typed it, with the
  * server's registry.domain as the default (caller frees; NULL when invalid). */
 char *cli_registry_of(const char *input);
@@ -94,6 +95,9 @@ int cmd_prune(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+/* container_cp.c */
+int cmd_cp(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_system_logs(int argc, char **argv);
 int cmd_system_property(int argc, char **argv);
 int cmd_system_dns(int argc, char **argv);

@@ -153,6 +153,7 @@ int cmd_delete(int argc, char **argv)
 {
 	static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
 					     {"force", no_argument, NULL, 'f'},
+					     {"volumes", no_argument, NULL, 'v'},
 					     {"help", no_argument, NULL, 'h'},
 					     {}};
 	_cleanup_json_ json_t *extra = json_object();
@@ -160,7 +161,7 @@ int cmd_delete(int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+afh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+afvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			all = true;
@@ -168,8 +169,12 @@ int cmd_delete(int argc, char **argv)
 		case 'f':
 			json_object_set_new(extra, "force", json_true());
 			break;
+		case 'v':
+			json_object_set_new(extra, "volumes", json_true());
+			break;
 		case 'h':
-			printf("Usage: container delete [-a] [-f] CONTAINER...\n");
+			printf("Usage: container delete [-a] [-f] [-v] CONTAINER...\n"
+			       "  -v, --volumes   also delete the container's anonymous volumes\n");
 			return 0;
 		default:
 			return cli_usage_error("delete", "bad option");

@@ -36,6 +36,10 @@ static void help(FILE *out, const char *verb)
 		"            --read-only  --tmpfs PATH[:OPTIONS]  --cap-add CAP  --cap-drop CAP\n"
 		"            --masked-path PATH  --read-only-path PATH  --stop-signal SIG\n"
 		"            --security-opt seccomp=unconfined\n"
+		"Storage:    -v, --volume NAME:PATH[:ro]  (a named volume, made when missing)\n"
+		"            -v HOST_PATH:PATH[:ro]  (a bind mount)  -v PATH  (an anonymous volume)\n"
+		"            --mount type=bind|volume|tmpfs,source=SRC,target=PATH[,readonly]\n"
+		"            [,volume-nocopy][,tmpfs-size=SIZE][,tmpfs-mode=OCTAL]\n"
 		"Network:    --network NAME|none|host  (repeat for eth1, eth2, …; default: the\n"
 		"            network \"default\"; none and host stand alone)\n"
 		"            -p, --publish [IP:][HOST_PORT:]PORT[/tcp|udp]  (8080:80, 127.0.0.1:8080:80,\n"
@@ -165,6 +169,161 @@ static int add_env_file(json_t *env, const char *path)
 	return 0;
 }
 
+/* A host path as the API server needs it: absolute (it has another working
+ * directory than ours). Caller frees; NULL after printing why. */
+static char *host_path(const char *flag, const char *path)
+{
+	if (path[0] == '/')
+		return xstrdup(path);
+	_cleanup_free_ char *cwd = getcwd(NULL, 0);
+	if (!cwd) {
+		cli_reportf("%s: cannot resolve the relative path %s: %s", flag, path,
+			    strerror(errno));
+		return NULL;
+	}
+	while (strncmp(path, "./", 2) == 0)
+		path += 2;
+	return strcmp(path, ".") == 0 ? xstrdup(cwd) : xasprintf("%s/%s", cwd, path);
+}
+
+/* -v NAME:PATH[:OPTS], -v HOST_PATH:PATH[:OPTS] (HOST_PATH starts with / or .),
+ * -v PATH (an anonymous volume). OPTS: ro, rw, nocopy, comma-separated. The
+ * API server checks names, paths and sources. */
+static int add_volume_flag(json_t *mounts, const char *spec)
+{
+	_cleanup_free_ char *copy = xstrdup(spec);
+	char *parts[3] = {NULL, NULL, NULL};
+	size_t n = 0;
+	bool ro = false, nocopy = false;
+
+	for (char *p = copy, *colon;; p = colon + 1) {
+		if (n == 3)
+			return cli_reportf("-v %s: expected NAME:PATH[:ro], HOST_PATH:PATH[:ro] or "
+					   "PATH",
+					   spec);
+		parts[n++] = p;
+		if (!(colon = strchr(p, ':')))
+			break;
+		*colon = '\0';
+	}
+	if (n == 1) {
+		if (parts[0][0] != '/')
+			return cli_reportf("-v %s: a single path must be absolute (an anonymous "
+					   "volume at that path in the container); for a named "
+					   "volume give NAME:PATH",
+					   spec);
+		json_array_append_new(mounts, json_pack("{s:s, s:s}", "type", "volume",
+							"destination", parts[0]));
+		return 0;
+	}
+	if (!*parts[0] || parts[1][0] != '/')
+		return cli_reportf("-v %s: expected SOURCE:PATH with an absolute PATH in the "
+				   "container, as in data:/var/lib/data or /srv/www:/www:ro",
+				   spec);
+	if (parts[2]) {
+		char *save = NULL;
+		for (char *o = strtok_r(parts[2], ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+			if (strcmp(o, "ro") == 0 || strcmp(o, "readonly") == 0)
+				ro = true;
+			else if (strcmp(o, "rw") == 0)
+				ro = false;
+			else if (strcmp(o, "nocopy") == 0)
+				nocopy = true;
+			else
+				return cli_reportf("-v %s: unknown option \"%s\" (ro, rw or nocopy)",
+						   spec, o);
+		}
+	}
+	bool bind = parts[0][0] == '/' || parts[0][0] == '.';
+	_cleanup_free_ char *source = bind ? host_path("-v", parts[0]) : xstrdup(parts[0]);
+	if (!source)
+		return -1;
+	json_t *m = json_pack("{s:s, s:s, s:s, s:b}", "type", bind ? "bind" : "volume", "source",
+			      source, "destination", parts[1], "readOnly", ro);
+	if (nocopy)
+		json_object_set_new(m, "noCopy", json_true());
+	json_array_append_new(mounts, m);
+	return 0;
+}
+
+/* "readonly", "readonly=true|false|1|0": the value of a boolean --mount key. */
+static int mount_bool(const char *spec, const char *value, bool *out)
+{
+	if (!value || strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+		*out = true;
+	else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+		*out = false;
+	else
+		return cli_reportf("--mount %s: \"%s\" is not true or false", spec, value);
+	return 0;
+}
+
+/* --mount type=bind|volume|tmpfs,source=…,target=…[,readonly] (docker's keys,
+ * with src, dst, destination and ro as aliases). */
+static int add_mount_flag(json_t *mounts, const char *spec)
+{
+	_cleanup_free_ char *copy = xstrdup(spec), *tmpfs_opts = NULL;
+	const char *type = "volume", *source = NULL, *target = NULL;
+	bool ro = false, nocopy = false;
+	char *save = NULL;
+
+	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		const char *value = eq ? eq + 1 : NULL;
+		if (eq)
+			*eq = '\0';
+		if (strcmp(kv, "type") == 0 && value)
+			type = value;
+		else if ((strcmp(kv, "source") == 0 || strcmp(kv, "src") == 0) && value)
+			source = value;
+		else if ((strcmp(kv, "target") == 0 || strcmp(kv, "destination") == 0 ||
+			  strcmp(kv, "dst") == 0) &&
+			 value)
+			target = value;
+		else if (strcmp(kv, "readonly") == 0 || strcmp(kv, "ro") == 0) {
+			if (mount_bool(spec, value, &ro) < 0)
+				return -1;
+		} else if (strcmp(kv, "volume-nocopy") == 0) {
+			if (mount_bool(spec, value, &nocopy) < 0)
+				return -1;
+		} else if ((strcmp(kv, "tmpfs-size") == 0 || strcmp(kv, "tmpfs-mode") == 0) &&
+			   value) {
+			char *more = xasprintf("%s%s%s=%s", tmpfs_opts ? tmpfs_opts : "",
+					       tmpfs_opts ? "," : "", kv + 6, value);
+			free(tmpfs_opts);
+			tmpfs_opts = more;
+		} else {
+			return cli_reportf("--mount %s: unknown or incomplete key \"%s\" (type, "
+					   "source, target, readonly, volume-nocopy, tmpfs-size, "
+					   "tmpfs-mode)",
+					   spec, kv);
+		}
+	}
+	if (!target)
+		return cli_reportf("--mount %s: target=PATH is missing", spec);
+	if (strcmp(type, "bind") != 0 && strcmp(type, "volume") != 0 && strcmp(type, "tmpfs") != 0)
+		return cli_reportf("--mount %s: type is bind, volume or tmpfs, not \"%s\"", spec,
+				   type);
+	if (strcmp(type, "bind") == 0 && !source)
+		return cli_reportf("--mount %s: a bind mount needs source=HOST_PATH", spec);
+	if (tmpfs_opts && strcmp(type, "tmpfs") != 0)
+		return cli_reportf("--mount %s: tmpfs-size and tmpfs-mode are for type=tmpfs", spec);
+	_cleanup_free_ char *src = source && strcmp(type, "bind") == 0 ? host_path("--mount", source)
+			     : source ? xstrdup(source)
+				      : NULL;
+	if (source && !src)
+		return -1;
+	json_t *m = json_pack("{s:s, s:s, s:b}", "type", type, "destination", target, "readOnly", ro);
+	if (src)
+		json_object_set_new(m, "source", json_string(src));
+	if (nocopy)
+		json_object_set_new(m, "noCopy", json_true());
+	if (tmpfs_opts)
+		json_object_set_new(m, "options", json_string(tmpfs_opts));
+	json_array_append_new(mounts, m);
+	return 0;
+}
+
 struct create_opts {
 	json_t *body;
 	bool detach, rm, interactive, tty;
@@ -201,6 +360,7 @@ enum {
 	OPT_STOP_SIGNAL,
 	OPT_SECURITY,
 	OPT_PLATFORM,
+	OPT_MOUNT,
 };
 
 /* The network flags of create/run, gathered until the options end: --network
@@ -414,13 +574,15 @@ static int parse_create(int argc, char **argv, const char *verb, struct create_o
 		{"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
 		{"security-opt", required_argument, NULL, OPT_SECURITY},
 		{"platform", required_argument, NULL, OPT_PLATFORM},
+		{"volume", required_argument, NULL, 'v'},
+		{"mount", required_argument, NULL, OPT_MOUNT},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	json_t *b = o->body;
 	json_t *env = json_array(), *labels = json_object(), *ulimits = json_array(),
 	       *tmpfs = json_array(), *cap_add = json_array(), *cap_drop = json_array(),
-	       *masked = json_array(), *ro_paths = json_array();
+	       *masked = json_array(), *ro_paths = json_array(), *mounts = json_array();
 	_cleanup_network_opts_ struct network_opts net = {
 		.networks = json_array(),
 		.publish = json_array(),
@@ -440,8 +602,9 @@ static int parse_create(int argc, char **argv, const char *verb, struct create_o
 	json_object_set_new(b, "capDrop", cap_drop);
 	json_object_set_new(b, "maskedPaths", masked);
 	json_object_set_new(b, "readOnlyPaths", ro_paths);
+	json_object_set_new(b, "mounts", mounts);
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+e:u:w:itc:m:dl:p:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+e:u:w:itc:m:dl:p:v:h", opts, NULL)) != -1) {
 		int64_t size;
 		switch (c) {
 		case 'e':
@@ -584,6 +747,14 @@ static int parse_create(int argc, char **argv, const char *verb, struct create_o
 			break;
 		case OPT_PLATFORM:
 			o->platform = optarg;
+			break;
+		case 'v':
+			if (add_volume_flag(mounts, optarg) < 0)
+				return -1;
+			break;
+		case OPT_MOUNT:
+			if (add_mount_flag(mounts, optarg) < 0)
+				return -1;
 			break;
 		case 'h':
 			help(stdout, verb);
@@ -788,7 +959,7 @@ static int start_and_wait(const char *id, bool attach, bool interactive, bool rm
 		int code = cli_fail(&err);
 		if (rm) {
 			_cleanup_error_ struct ct_error e2 = CT_ERROR_INIT;
-			_cleanup_json_ json_t *r2 = NULL, *d = json_pack("{s:s, s:b}", "id", id, "force", 1);
+			_cleanup_json_ json_t *r2 = NULL, *d = json_pack("{s:s, s:b, s:b}", "id", id, "force", 1, "volumes", 1);
 			cli_call("container.delete", d, &r2, &e2);
 		}
 		return code;
@@ -805,7 +976,7 @@ static int start_and_wait(const char *id, bool attach, bool interactive, bool rm
 	if (status < 0)
 		return cli_fail(&err);
 	if (rm) {
-		_cleanup_json_ json_t *r2 = NULL, *d = json_pack("{s:s, s:b}", "id", id, "force", 1);
+		_cleanup_json_ json_t *r2 = NULL, *d = json_pack("{s:s, s:b, s:b}", "id", id, "force", 1, "volumes", 1);
 		if (cli_call("container.delete", d, &r2, &err) < 0)
 			cli_fail(&err);
 	}

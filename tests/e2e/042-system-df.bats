@@ -69,3 +69,28 @@ df_field() {
 	[ "$(df_field containers total)" = 0 ]
 	run_ct 125 system df --bogus
 }
+
+@test "system df counts volumes: size, in use, reclaimable; volume prune agrees" {
+	run_ct volume create data
+	run_ct run --name filler -v data:/data busybox sh -c 'dd if=/dev/zero of=/data/blob bs=1M count=2 2>/dev/null'
+	run_ct volume create empty
+	[ "$(df_field volumes total)" = 2 ]
+	# data is used by a container (stopped, still there): active.
+	[ "$(df_field volumes active)" = 1 ]
+	local size
+	size=$(df_field volumes size)
+	[ "$size" -ge $((2 * 1024 * 1024)) ]
+	[ "$size" -lt $((3 * 1024 * 1024)) ]
+	run_ct system df -v --format json
+	[ "$(jq -r '.volumes[] | select(.name == "data") | .usedBy[0]' <<<"$output")" = filler ]
+	run_ct system df -v
+	assert_output_contains "Local Volumes space usage"
+	# Once its container is gone, its 2 MiB are reclaimable…
+	run_ct delete filler
+	[ "$(df_field volumes active)" = 0 ]
+	[ "$(df_field volumes reclaimable)" = "$size" ]
+	# …and volume prune gives them back.
+	run_ct volume prune
+	[ "$(df_field volumes total)" = 0 ]
+	[ "$(df_field volumes size)" = 0 ]
+}

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -191,16 +192,42 @@ static bool is_dev_tmpfs(const struct rt_mount *m)
 }
 
 /* Changes the flags of a bind mount just made. The fd the mount was made
- * through names the file underneath it, so the target is opened again. */
-static int remount_bind(int rootfd, const char *destination, unsigned long flags)
+ * through names the file underneath it, so the target is opened again.
+ *
+ * The source's nosuid, nodev, noexec and atime flags are kept: a remount
+ * without them would clear them (the kernel refuses that outright when they
+ * are locked, in a user namespace), and a bind must never grant what its
+ * source withholds. For a read-only recursive bind, every mount beneath is
+ * made read-only too (mount_setattr, Linux 5.12): MS_REMOUNT only reaches the
+ * top one, and a sized volume or a host mount inside a ro bind would stay
+ * writable. */
+static int remount_bind(int rootfd, const char *destination, unsigned long flags, bool recursive)
 {
+	static const struct {
+		unsigned long st, ms;
+	} kept[] = {
+		{ST_NOSUID, MS_NOSUID},	    {ST_NODEV, MS_NODEV},	  {ST_NOEXEC, MS_NOEXEC},
+		{ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME},
+	};
 	char target[64];
+	struct statvfs sv;
 	int fd = openat2_in_root(rootfd, destination, O_PATH);
 
 	if (fd < 0)
 		return -1;
 	fd_path(fd, target, sizeof(target));
+	if (fstatvfs(fd, &sv) == 0)
+		for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+			if (sv.f_flag & kept[i].st)
+				flags |= kept[i].ms;
 	int rc = mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | flags, NULL);
+	if (rc == 0 && recursive && (flags & MS_RDONLY)) {
+		struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+		if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+			    sizeof(attr)) < 0 &&
+		    errno != ENOSYS)
+			rc = -1;
+	}
 	int saved = errno;
 	close(fd);
 	errno = saved;
@@ -226,7 +253,8 @@ static int do_mount(int rootfd, const struct rt_mount *m)
 		rc = mount(m->source, target, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL);
 		/* Bind mounts take their flags only on a remount. */
 		if (rc == 0 && (m->flags & ~MS_REMOUNT))
-			rc = remount_bind(rootfd, m->destination, m->flags);
+			rc = remount_bind(rootfd, m->destination, m->flags & ~MS_REMOUNT,
+					  m->recursive);
 	} else {
 		rc = mount(m->source[0] ? m->source : m->type, target, m->type, m->flags, m->data);
 	}
@@ -284,7 +312,7 @@ int mounts_setup_rootfs(const struct rt_spec *s, const char *bundle, const char 
 		fd_path(fd, target, sizeof(target));
 		rc = mount(init_path, target, NULL, MS_BIND, NULL);
 		if (rc == 0)
-			rc = remount_bind(rootfd, "/dev/init", MS_RDONLY | MS_NOSUID);
+			rc = remount_bind(rootfd, "/dev/init", MS_RDONLY | MS_NOSUID, false);
 		int saved = errno;
 		close(fd);
 		if (rc < 0) {
