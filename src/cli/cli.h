@@ -56,6 +56,11 @@ void cli_print_json(json_t *j);
  * of a failed call (> 1). */
 int cli_list_fetch(const char *route, const char *key, enum cli_format format, bool quiet,
 		   const char *name_key, json_t **reply, json_t **items);
+/* `GROUP inspect NAME…`: ROUTE {"name": NAME} for each, printed as one JSON array;
+ * an error for one name is printed and makes the exit status, the others still
+ * print. */
+int cli_inspect_names(int argc, char **argv, const char *group, const char *route,
+		      void (*help)(FILE *out));
 /* A string field, or "" when absent or not a string: for printing. */
 const char *cli_str(json_t *obj, const char *key);
 

@@ -7,6 +7,7 @@
 #include "cleanup.h"
 #include "cli.h"
 #include "proto.h"
+#include "json_util.h"
 #include "util.h"
 
 int cli_fail(const struct ct_error *err)
@@ -232,4 +233,31 @@ int cli_list_fetch(const char *route, const char *key, enum cli_format format, b
 		return 1;
 	}
 	return 0;
+}
+
+int cli_inspect_names(int argc, char **argv, const char *group, const char *route,
+		      void (*help)(FILE *out))
+{
+	_cleanup_json_ json_t *out = json_array();
+	int rc = 0;
+
+	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		help(stdout);
+		return 0;
+	}
+	if (argc < 2)
+		return cli_usage_error(group, "%s inspect takes one or more names", group);
+	for (int i = 1; i < argc; i++) {
+		_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+		_cleanup_json_ json_t *body = json_pack("{s:s}", "name", argv[i]);
+		json_t *reply = NULL;
+		if (cli_call(route, body, &reply, &err) < 0) {
+			rc = cli_fail(&err);
+			continue;
+		}
+		json_array_append_new(out, reply);
+	}
+	if (json_array_size(out))
+		cli_print_json(out);
+	return rc;
 }

@@ -219,28 +219,7 @@ static int list(int argc, char **argv)
 
 static int inspect(int argc, char **argv)
 {
-	_cleanup_json_ json_t *out = json_array();
-	int rc = 0;
-
-	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-		help(stdout);
-		return 0;
-	}
-	if (argc < 2)
-		return cli_usage_error("network", "network inspect takes one or more networks");
-	for (int i = 1; i < argc; i++) {
-		_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
-		_cleanup_json_ json_t *body = json_pack("{s:s}", "name", argv[i]);
-		json_t *reply = NULL;
-		if (cli_call("network.inspect", body, &reply, &err) < 0) {
-			rc = cli_fail(&err);
-			continue;
-		}
-		json_array_append_new(out, reply);
-	}
-	if (json_array_size(out))
-		cli_print_json(out);
-	return rc;
+	return cli_inspect_names(argc, argv, "network", "network.inspect", help);
 }
 
 static int prune(int argc, char **argv)
