@@ -465,6 +465,7 @@ static int copy_in(const struct archive_plan *p, int root, int status_fd, struct
 	    .max_bytes = UINT64_MAX,
 	    .max_entries = UINT64_MAX,
 	    .rootless = geteuid() != 0,
+	    .literal_names = true,
 	    .note = unpack_note,
 	};
 	struct unpack_stats stats;

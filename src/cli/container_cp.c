@@ -129,6 +129,7 @@ static int copy_out_ready(json_t *progress, void *data)
 		    .max_entries = UINT64_MAX,
 		    /* Without root, files are ours and device nodes are refused. */
 		    .rootless = geteuid() != 0,
+		    .literal_names = true,
 		    .note = unpack_note,
 		};
 		if (unpack_layer_from_fd(t->pipe_ours, t->dest_dir, &opts, NULL, &t->err) == 0) {

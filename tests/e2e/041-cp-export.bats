@@ -283,3 +283,16 @@ check_tree() {
 	run_ct 125 export no-such-container -o "$TEST_ROOT/x.tar"
 	assert_no_mounts
 }
+
+@test "cp copies files named .wh.* as files, both ways (not as overlay whiteouts)" {
+	run_ct run -d --name box busybox sh -c 'mkdir -p /w && echo kept > /w/.wh.note && echo opq > /w/.wh..wh..opq && exec sleep 600'
+	mkdir -p "$TEST_ROOT/out"
+	run_ct cp box:/w "$TEST_ROOT/out/"
+	[ -f "$TEST_ROOT/out/w/.wh.note" ]
+	[ "$(cat "$TEST_ROOT/out/w/.wh.note")" = kept ]
+	[ "$(cat "$TEST_ROOT/out/w/.wh..wh..opq")" = opq ]
+	# And back in, under another name.
+	run_ct cp "$TEST_ROOT/out/w" box:/back
+	run_ct exec box cat /back/.wh.note /back/.wh..wh..opq
+	[ "$output" = "$(printf 'kept\nopq')" ]
+}

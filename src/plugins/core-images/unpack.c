@@ -316,7 +316,7 @@ static int ensure_dir(struct unpacker *u, int parent, const char *base, bool *cr
 		if (S_ISDIR(st.st_mode)) {
 			*created = false;
 		} else {
-			opaque = is_whiteout(&st);
+			opaque = !u->opts.literal_names && is_whiteout(&st);
 			if (unlinkat(parent, base, 0) < 0 || mkdirat(parent, base, 0700) < 0)
 				return ct_error_errno(
 				    err, CT_ERR_INTERNAL,
@@ -923,7 +923,7 @@ static int unpack_entry(struct unpacker *u, struct archive_entry *e, struct ct_e
 
 	/* Whiteout names. A ".wh." component can't be a directory: it is a marker, and a
 	 * bare ".wh." or ".wh.." would white out the parent or the directory itself. */
-	for (const char *p = dir; *p;) {
+	for (const char *p = u->opts.literal_names ? "" : dir; *p;) {
 		const char *end = strchrnul(p, '/');
 
 		if (!strncmp(p, WHITEOUT_META_PREFIX, strlen(WHITEOUT_META_PREFIX)))
@@ -933,7 +933,7 @@ static int unpack_entry(struct unpacker *u, struct archive_entry *e, struct ct_e
 					    "refusing a whiteout name used as a directory");
 		p = *end ? end + 1 : end;
 	}
-	if (!strcmp(base, WHITEOUT_OPAQUE)) {
+	if (!u->opts.literal_names && !strcmp(base, WHITEOUT_OPAQUE)) {
 		_cleanup_close_ int dirfd = -1;
 
 		parent = open_dir(u, dir, true, err);
@@ -947,9 +947,9 @@ static int unpack_entry(struct unpacker *u, struct archive_entry *e, struct ct_e
 		u->stats->whiteouts++;
 		return 0;
 	}
-	if (!strncmp(base, WHITEOUT_META_PREFIX, strlen(WHITEOUT_META_PREFIX)))
+	if (!u->opts.literal_names && !strncmp(base, WHITEOUT_META_PREFIX, strlen(WHITEOUT_META_PREFIX)))
 		return 0;
-	if (!strncmp(base, WHITEOUT_PREFIX, strlen(WHITEOUT_PREFIX))) {
+	if (!u->opts.literal_names && !strncmp(base, WHITEOUT_PREFIX, strlen(WHITEOUT_PREFIX))) {
 		const char *name = base + strlen(WHITEOUT_PREFIX);
 
 		if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))

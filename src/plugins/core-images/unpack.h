@@ -34,6 +34,9 @@ struct unpack_options {
 	 * counted), trusted.* xattrs that are refused are skipped, the opaque marker is
 	 * user.overlay.opaque. */
 	bool rootless;
+	/* A plain tar, not a layer (`container cp`): `.wh.` names are files like any other,
+	 * nothing becomes a whiteout or an opaque directory. */
+	bool literal_names;
 	/* Names used in error messages only ("docker.io/library/alpine:3.20", "sha256:…"). */
 	const char *image;
 	const char *layer;
