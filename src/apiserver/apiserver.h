@@ -53,6 +53,12 @@ char *apiserver_property(struct apiserver *api, const char *key);
 void containers_stop_all(struct apiserver *api, int64_t timeout, void (*done)(void *data),
 			 void *data);
 
+/* What is being done to a container that stops others from starting, copying
+ * into or deleting it ("being started"), or NULL; set with a static string,
+ * cleared with NULL. */
+const char *containers_busy(const char *id);
+void containers_set_busy(const char *id, const char *what);
+
 /* At boot: reattach to the helpers of running containers' networks, release
  * what stopped containers held. */
 void containers_boot(struct apiserver *api);

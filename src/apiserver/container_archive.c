@@ -69,6 +69,7 @@ static const char *const op_routes[] = {
 struct archive_plan {
 	enum archive_op op;
 	char *container; /* its name, for messages */
+	char *container_id;
 	pid_t init_pid;	 /* running: its root is /proc/<init_pid>/root */
 	pid_t helper_pid;
 	char **lowers; /* the image's snapshots, topmost first */
@@ -90,6 +91,7 @@ struct archive_plan {
 static void plan_clear(struct archive_plan *p)
 {
 	free(p->container);
+	free(p->container_id);
 	for (size_t i = 0; i < p->nlowers; i++)
 		free(p->lowers[i]);
 	free(p->lowers);
@@ -535,18 +537,22 @@ struct archive_job {
 	struct ct_request *req;
 	enum archive_op op;
 	char *container;
+	char *container_id;
 	pid_t pid;
 	int pidfd;
 	int status_fd;
 	struct ct_watch *watch;
 	struct ct_timer *watchdog;
 	bool answered;
+	bool marked_busy; /* a stopped container: its overlay is ours while we run */
 	size_t len;
 	char buf[STATUS_LINE_MAX];
 };
 
 static void job_free(struct archive_job *j)
 {
+	if (j->marked_busy)
+		containers_set_busy(j->container_id, NULL);
 	if (j->watch)
 		ct_loop_unwatch(j->api->loop, j->watch);
 	if (j->watchdog)
@@ -556,6 +562,7 @@ static void job_free(struct archive_job *j)
 	if (j->pidfd >= 0)
 		close(j->pidfd);
 	free(j->container);
+	free(j->container_id);
 	free(j);
 }
 
@@ -663,6 +670,7 @@ static int plan_container(struct apiserver *api, const struct container_record *
 	_cleanup_json_ json_t *spec = NULL;
 
 	p->container = xstrdup(r->name);
+	p->container_id = xstrdup(r->id);
 	const char *status = json_string_value(json_object_get(state, "status"));
 	pid_t helper = (pid_t)json_integer_value(json_object_get(state, "helperPid"));
 	if (status && !strcmp(status, "running") && helper > 0 && ct_pid_running(helper)) {
@@ -772,6 +780,14 @@ static void start_job(struct apiserver *api, struct ct_request *req, enum archiv
 		ct_request_fail(req, &err);
 		return;
 	}
+	/* A stopped container's overlay is mounted by the copy: no start, delete
+	 * or other copy of it meanwhile. */
+	const char *busy = containers_busy(plan.container_id);
+	if (busy) {
+		ct_request_error(req, CT_ERR_CONFLICT, "container %s is %s; try again in a moment",
+				 plan.container, busy);
+		return;
+	}
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		ct_request_error(req, CT_ERR_INTERNAL, "%s: creating a pipe: %s", op_routes[op],
 				 strerror(errno));
@@ -796,6 +812,11 @@ static void start_job(struct apiserver *api, struct ct_request *req, enum archiv
 	j->req = req;
 	j->op = op;
 	j->container = xstrdup(plan.container);
+	j->container_id = xstrdup(plan.container_id);
+	if (plan.init_pid <= 0) {
+		containers_set_busy(j->container_id, "being copied to or from");
+		j->marked_busy = true;
+	}
 	j->pid = pid;
 	j->status_fd = pipefd[0];
 	/* A pidfd, not the pid: the child is reaped elsewhere (waitpid(-1)), after

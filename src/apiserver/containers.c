@@ -241,39 +241,52 @@ static void route_create(struct ct_request *req, void *data)
 
 /* ---- container.start ----------------------------------------------------- */
 
-/* Containers whose start is under way: a second start (or a prune) of the
- * same container must wait, or two helpers would fight over its cgroup,
- * socket and state.json. */
-struct starting {
+/* Containers something is being done to: a start under way, or a copy into or
+ * out of a stopped one (which mounts its overlay). A second start, a delete or
+ * a prune of the same container must wait, or two helpers would fight over its
+ * cgroup, socket and state.json, or two overlays would share its upper folder. */
+struct busy {
 	char id[65];
-	struct starting *next;
+	const char *what; /* "being started" */
+	struct busy *next;
 };
-static struct starting *starting;
+static struct busy *busy_list;
+
+const char *containers_busy(const char *id)
+{
+	for (struct busy *b = busy_list; b; b = b->next)
+		if (strcmp(b->id, id) == 0)
+			return b->what;
+	return NULL;
+}
+
+void containers_set_busy(const char *id, const char *what)
+{
+	if (what) {
+		struct busy *b = xcalloc(1, sizeof(*b));
+		snprintf(b->id, sizeof(b->id), "%s", id);
+		b->what = what;
+		b->next = busy_list;
+		busy_list = b;
+		return;
+	}
+	for (struct busy **pp = &busy_list; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->id, id) == 0) {
+			struct busy *b = *pp;
+			*pp = b->next;
+			free(b);
+			return;
+		}
+}
 
 static bool is_starting(const char *id)
 {
-	for (struct starting *s = starting; s; s = s->next)
-		if (strcmp(s->id, id) == 0)
-			return true;
-	return false;
+	return containers_busy(id) != NULL;
 }
 
 static void set_starting(const char *id, bool on)
 {
-	if (on) {
-		struct starting *s = xcalloc(1, sizeof(*s));
-		snprintf(s->id, sizeof(s->id), "%s", id);
-		s->next = starting;
-		starting = s;
-		return;
-	}
-	for (struct starting **pp = &starting; *pp; pp = &(*pp)->next)
-		if (strcmp((*pp)->id, id) == 0) {
-			struct starting *s = *pp;
-			*pp = s->next;
-			free(s);
-			return;
-		}
+	containers_set_busy(id, on ? "being started" : NULL);
 }
 
 struct start_call {
@@ -500,7 +513,7 @@ static void route_start(struct ct_request *req, void *data)
 	const char *status = json_string_value(json_object_get(state, "status"));
 	if ((status && strcmp(status, "running") == 0) || is_starting(r.id)) {
 		ct_request_error(req, CT_ERR_CONFLICT, "container %s is already %s", r.name,
-				 is_starting(r.id) ? "being started" : "running");
+				 is_starting(r.id) ? containers_busy(r.id) : "running");
 		container_record_free(&r);
 		return;
 	}
@@ -888,8 +901,8 @@ static void route_delete(struct ct_request *req, void *data)
 	_cleanup_json_ json_t *state = read_state(api, r.id);
 	const char *status = json_string_value(json_object_get(state, "status"));
 	if (is_starting(r.id)) {
-		ct_request_error(req, CT_ERR_CONFLICT,
-				 "container %s is being started; try again in a moment", r.name);
+		ct_request_error(req, CT_ERR_CONFLICT, "container %s is %s; try again in a moment",
+				 r.name, containers_busy(r.id));
 		container_record_free(&r);
 		return;
 	}

@@ -296,3 +296,22 @@ check_tree() {
 	run_ct exec box cat /back/.wh.note /back/.wh..wh..opq
 	[ "$output" = "$(printf 'kept\nopq')" ]
 }
+
+@test "a stopped container being copied into can't be started or deleted meanwhile" {
+	run_ct create --name quiet busybox sleep 600
+	mkdir -p "$TEST_ROOT/src"
+	echo data >"$TEST_ROOT/src/file"
+	# The tar arrives after 2 s: the copy holds the container's overlay until then.
+	(sleep 2; tar -C "$TEST_ROOT/src" -cf - file) | "$CT" cp - quiet:/ 3>&- &
+	local copy=$!
+	STARTED_PIDS="$STARTED_PIDS $copy"
+	sleep 0.7
+	run_ct 125 start quiet
+	assert_output_contains "being copied to or from"
+	run_ct 125 delete quiet
+	assert_output_contains "being copied to or from"
+	wait "$copy"
+	run_ct start quiet
+	run_ct exec quiet cat /file
+	[ "$output" = data ]
+}
