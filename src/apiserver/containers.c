@@ -4,6 +4,7 @@
  * and writes state.json; we talk to the helper on its socket
  * (<run root>/containers/<id>.sock) and read state.json when it is gone. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -839,12 +840,35 @@ static void route_logs(struct ct_request *req, void *data)
 }
 
 /* volumes: also its anonymous volumes (docker rm -v; always for --rm). */
+/* The container's cgroup folders (container/<id> in each v1 hierarchy and in
+ * the unified one), when empty: its helper removes them when the container
+ * exits, but a helper that was killed can't. rmdir only takes an empty cgroup,
+ * so a cgroup still in use is never touched. */
+static void remove_cgroups(const char *id)
+{
+	_cleanup_closedir_ DIR *root = opendir("/sys/fs/cgroup");
+	struct dirent *d;
+
+	if (!root)
+		return;
+	_cleanup_free_ char *own = xasprintf("/sys/fs/cgroup/container/%s", id);
+	rmdir(own);
+	while ((d = readdir(root))) {
+		if (d->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *path = xasprintf("/sys/fs/cgroup/%s/container/%s", d->d_name, id);
+		if (rmdir(path) == 0)
+			log_info("removed the cgroup %s left by container %.12s", path, id);
+	}
+}
+
 static int remove_container(struct apiserver *api, struct container_record *r, bool volumes,
 			    struct ct_error *err)
 {
 	_cleanup_free_ char *bundle = bundle_dir(api, r->id);
 
 	netattach_release(api, r->id);
+	remove_cgroups(r->id);
 	if (container_db_delete(api->db, r->id, err) < 0 || ct_remove_tree(bundle, err) < 0)
 		return -1;
 	log_info("deleted container %s (%s)", r->name, r->id);

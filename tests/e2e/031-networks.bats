@@ -283,6 +283,8 @@ addr() {
 	[ "$(jq -r '.[0].containers | length' <<<"$output")" = 0 ]
 	run_ct delete victim
 	! ip -o link show | grep -q "vc${id:0:12}"
+	# Nor its cgroups, which its killed helper could not remove.
+	! ls -d /sys/fs/cgroup/*/container/"$id" /sys/fs/cgroup/container/"$id" 2>/dev/null | grep -q .
 	! nft list table inet container | grep -q "$ip"
 	run curl -s -m 2 http://127.0.0.1:8400/
 	[ -z "$output" ]
