@@ -59,6 +59,10 @@ void containers_stop_all(struct apiserver *api, int64_t timeout, void (*done)(vo
 const char *containers_busy(const char *id);
 void containers_set_busy(const char *id, const char *what);
 
+/* Whether the container runs (its state says so and its helper lives), and
+ * its helper's pid. */
+bool containers_running(struct apiserver *api, const char *id, pid_t *helper);
+
 /* At boot: reattach to the helpers of running containers' networks, release
  * what stopped containers held. */
 void containers_boot(struct apiserver *api);

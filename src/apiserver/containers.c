@@ -1055,7 +1055,7 @@ void containers_stop_all(struct apiserver *api, int64_t timeout, void (*done)(vo
 	stop_all_one(NULL, NULL, 0, NULL, s);
 }
 
-static bool container_running(struct apiserver *api, const char *id, pid_t *helper)
+bool containers_running(struct apiserver *api, const char *id, pid_t *helper)
 {
 	_cleanup_json_ json_t *state = read_state(api, id);
 	const char *status = json_string_value(json_object_get(state, "status"));
@@ -1066,5 +1066,5 @@ static bool container_running(struct apiserver *api, const char *id, pid_t *help
 
 void containers_boot(struct apiserver *api)
 {
-	netattach_boot(api, container_running);
+	netattach_boot(api, containers_running);
 }

@@ -59,6 +59,13 @@ static char *plugin_label(const char *network)
 struct plugin_instance *networks_plugin(struct apiserver *api, json_t *net, struct ct_error *err)
 {
 	const char *name = json_string_value(json_object_get(net, "name"));
+	_cleanup_free_ char *label = plugin_label(name);
+	struct plugin_instance *running = supervisor_find(api->supervisor, label);
+
+	/* The usual case, on every container start: no arguments to build. */
+	if (running && (plugin_instance_state(running) == PLUGIN_RUNNING ||
+			plugin_instance_state(running) == PLUGIN_RESTARTING))
+		return running;
 	_cleanup_free_ char *state_dir = xasprintf("%s/networks/%s", api->paths.app_root, name);
 	_cleanup_json_ json_t *domains = networks_dns_domains(api);
 	char *args[32];

@@ -284,14 +284,12 @@ static void measure(struct df_call *d)
 
 /* ---- what there is ------------------------------------------------------------ */
 
-static bool container_running(struct apiserver *api, const char *id)
-{
-	_cleanup_free_ char *path = xasprintf("%s/containers/%s/state.json", api->paths.app_root, id);
-	_cleanup_json_ json_t *state = json_load_file(path, 0, NULL);
-	const char *status = json_string_value(json_object_get(state, "status"));
 
-	return status && strcmp(status, "running") == 0 &&
-	       ct_pid_running((pid_t)json_integer_value(json_object_get(state, "helperPid")));
+static bool running_now(struct apiserver *api, const char *id)
+{
+	pid_t helper;
+
+	return containers_running(api, id, &helper);
 }
 
 /* Names of the volumes a container's options mount. */
@@ -327,7 +325,7 @@ static void collect(struct df_call *d)
 							all[i].id, "name", all[i].name, "image",
 							all[i].image, "imageDigest",
 							all[i].image_digest, "running",
-							container_running(api, all[i].id), "path",
+							running_now(api, all[i].id), "path",
 							upper));
 		}
 	}

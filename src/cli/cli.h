@@ -61,6 +61,10 @@ int cli_list_fetch(const char *route, const char *key, enum cli_format format, b
  * print. */
 int cli_inspect_names(int argc, char **argv, const char *group, const char *route,
 		      void (*help)(FILE *out));
+/* `GROUP prune` (no arguments): ROUTE, then "Deleted: NAME" for each name it
+ * deleted and, when the reply counts it, the space given back. */
+int cli_prune(int argc, char **argv, const char *group, const char *route,
+	      void (*help)(FILE *out));
 /* A string field, or "" when absent or not a string: for printing. */
 const char *cli_str(json_t *obj, const char *key);
 

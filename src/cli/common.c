@@ -7,6 +7,7 @@
 #include "cleanup.h"
 #include "cli.h"
 #include "proto.h"
+#include "format.h"
 #include "json_util.h"
 #include "util.h"
 
@@ -260,4 +261,31 @@ int cli_inspect_names(int argc, char **argv, const char *group, const char *rout
 	if (json_array_size(out))
 		cli_print_json(out);
 	return rc;
+}
+
+int cli_prune(int argc, char **argv, const char *group, const char *route,
+	      void (*help)(FILE *out))
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	_cleanup_json_ json_t *reply = NULL;
+	json_t *d;
+	size_t i;
+
+	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		help(stdout);
+		return 0;
+	}
+	if (argc > 1)
+		return cli_usage_error(group, "%s prune takes no arguments", group);
+	if (cli_call(route, NULL, &reply, &err) < 0)
+		return cli_fail(&err);
+	json_array_foreach (json_object_get(reply, "deleted"), i, d)
+		printf("Deleted: %s\n", json_string_value(d));
+	if (json_is_integer(json_object_get(reply, "reclaimed"))) {
+		char reclaimed[32];
+		format_size(json_integer_value(json_object_get(reply, "reclaimed")), reclaimed,
+			    sizeof(reclaimed));
+		printf("Total reclaimed space: %s\n", reclaimed);
+	}
+	return 0;
 }

@@ -224,22 +224,7 @@ static int inspect(int argc, char **argv)
 
 static int prune(int argc, char **argv)
 {
-	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
-	_cleanup_json_ json_t *reply = NULL;
-	json_t *d;
-	size_t i;
-
-	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-		help(stdout);
-		return 0;
-	}
-	if (argc > 1)
-		return cli_usage_error("network", "network prune takes no arguments");
-	if (cli_call("network.prune", NULL, &reply, &err) < 0)
-		return cli_fail(&err);
-	json_array_foreach (json_object_get(reply, "deleted"), i, d)
-		printf("Deleted: %s\n", json_string_value(d));
-	return 0;
+	return cli_prune(argc, argv, "network", "network.prune", help);
 }
 
 int cmd_network(int argc, char **argv)
