@@ -14,7 +14,7 @@ packages=(
 	libclang-rt-14-dev clang
 	# tests
 	libcmocka-dev bats sqlite3 util-linux procps iproute2 nftables curl jq
-	psmisc busybox-static dnsutils attr
+	psmisc busybox-static dnsutils attr python3
 	# sized volumes: mkfs.ext4
 	e2fsprogs
 	# interop peers used by the image and runtime tests
