@@ -7,7 +7,7 @@ BUILD      ?= build
 CHECK      ?= build-asan
 MESON      ?= meson
 
-.PHONY: all build deps install demo check unit e2e bench format clean
+.PHONY: all build deps install demo check unit e2e stress bench format clean
 
 all: build
 
@@ -46,6 +46,12 @@ e2e: $(CHECK)/build.ninja
 	$(MESON) compile -C $(CHECK)
 	@$(MESON) install -C $(CHECK) --no-rebuild --quiet --destdir $(CURDIR)/$(CHECK)/stage
 	@tests/run-tests --e2e $(CHECK) $(if $(T),$(T))
+
+# The fault-and-load driver, long mode (make check runs its short mode).
+stress: deps build $(CHECK)/build.ninja
+	$(MESON) compile -C $(CHECK)
+	@$(MESON) install -C $(CHECK) --no-rebuild --quiet --destdir $(CURDIR)/$(CHECK)/stage
+	@tests/stress/run $(CHECK)
 
 demo: deps build
 	@scripts/demo.sh $(BUILD)

@@ -137,8 +137,10 @@ static int pull(int argc, char **argv)
 	progress_init(&pr, mode, "Pulling");
 	struct ct_client client;
 	_cleanup_json_ json_t *reply = NULL;
-	if (cli_connect(&client, &err) < 0)
+	if (cli_connect(&client, &err) < 0) {
+		progress_finish(&pr);
 		return cli_fail(&err);
+	}
 	struct ct_call_options call = {.progress = progress_update, .progress_data = &pr};
 	int rc = ct_client_call(&client, "image.pull", body, &reply, &call, &err);
 	ct_client_close(&client);

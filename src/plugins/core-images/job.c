@@ -36,7 +36,12 @@ struct job {
 	bool done;		    /* under lock */
 	json_t *result;		    /* under lock, with done */
 	struct ct_error err;	    /* under lock, with done */
+	struct job *prev, *next;    /* every live job, for job_shutdown */
 };
+
+/* Jobs are started and freed on the loop thread only (and job_shutdown runs
+ * after the loop has ended), so the list needs no lock. */
+static struct job *live_jobs;
 
 static void wake(struct job *job)
 {
@@ -105,6 +110,19 @@ static void *job_thread(void *arg)
 
 static void job_free(struct job *job)
 {
+	if (job->prev)
+		job->prev->next = job->next;
+	else if (live_jobs == job)
+		live_jobs = job->next;
+	if (job->next)
+		job->next->prev = job->prev;
+	while (job->head) {
+		struct queued *q = job->head;
+		job->head = q->next;
+		json_decref(q->progress);
+		free(q);
+	}
+	json_decref(job->result);
 	ct_close_fds(job->fds, job->nfds);
 	close(job->event_fd);
 	pthread_mutex_destroy(&job->lock);
@@ -139,7 +157,7 @@ static void job_event(struct ct_loop *loop, int fd, uint32_t events, void *data)
 	pthread_join(job->thread, NULL);
 	ct_loop_unwatch(loop, job->watch);
 	if (job->result)
-		ct_request_reply(job->req, job->result, NULL, 0);
+		ct_request_reply(job->req, move_ptr(job->result), NULL, 0);
 	else
 		ct_request_fail(job->req, &job->err);
 	job_free(job);
@@ -177,7 +195,38 @@ void job_start(struct ct_loop *loop, struct ct_request *req, job_fn fn, void *da
 		ct_loop_unwatch(loop, job->watch);
 		ct_request_error(req, CT_ERR_INTERNAL, "starting a worker thread: %s", strerror(rc));
 		job_free(job);
+		return;
 	}
+	job->next = live_jobs;
+	if (live_jobs)
+		live_jobs->prev = job;
+	live_jobs = job;
+}
+
+size_t job_shutdown(int timeout_ms)
+{
+	struct timespec deadline;
+	size_t left = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	for (struct job *job = live_jobs, *next; job; job = next) {
+		next = job->next;
+		if (pthread_timedjoin_np(job->thread, NULL, &deadline) != 0) {
+			left++;
+			continue;
+		}
+		/* Nobody waits for the reply any more: the connections close with
+		 * the server. */
+		ct_loop_unwatch(job->loop, job->watch);
+		job_free(job);
+	}
+	return left;
 }
 
 int job_run_workers(struct job *job, size_t n, void *(*worker)(void *), void *arg,

@@ -23,6 +23,11 @@ typedef int (*job_fn)(struct job *job, json_t **result, struct ct_error *err);
  * job's life). data is passed through. */
 void job_start(struct ct_loop *loop, struct ct_request *req, job_fn fn, void *data);
 
+/* At exit, after the loop has ended: waits up to timeout_ms for the jobs still
+ * running and frees them. Returns how many are still running (their threads
+ * use the store and the database, which must then stay open). */
+size_t job_shutdown(int timeout_ms);
+
 json_t *job_body(struct job *job);
 void *job_data(struct job *job);
 int job_take_fd(struct job *job, size_t index);

@@ -2,9 +2,11 @@
  * owns the content store and snapshots and answers the image.* routes. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "images.h"
+#include "job.h"
 #include "log.h"
 #include "util.h"
 
@@ -39,6 +41,15 @@ int main(int argc, char **argv)
 		log_error("%s", ct_error_message(&err));
 	else
 		rc = 0;
+	/* A pull or push still running uses the store and the database: give it
+	 * a moment to end, and when it doesn't, leave without closing them (what
+	 * it leaves in ingest/ is cleaned at the next start). */
+	size_t running = job_shutdown(5000);
+	if (running > 0) {
+		log_warn("exiting with %zu image jobs still running; their partial files "
+			 "are removed at the next start", running);
+		_exit(rc);
+	}
 	pthread_rwlock_destroy(&im.gc_lock);
 	pthread_mutex_destroy(&im.ref_lock);
 out:
