@@ -66,6 +66,8 @@ bool containers_running(struct apiserver *api, const char *id, pid_t *helper);
 /* At boot: reattach to the helpers of running containers' networks, release
  * what stopped containers held. */
 void containers_boot(struct apiserver *api);
+/* A container's runtime helper has exited: --rm removes it (see containers.c). */
+void containers_exited(struct apiserver *api, const char *id);
 
 /* Begins an orderly shutdown: stop accepting, stop plugins, then quit the loop. */
 void apiserver_shutdown(struct apiserver *api, const char *why);

@@ -184,6 +184,7 @@ fail:
 		ct_remove_tree(bundle, &rm);
 	}
 	volumes_remove_anonymous(api, c->options);
+	state_error_disk_full(&err, api->paths.app_root);
 	ct_request_fail(c->req, &err);
 	create_free(c);
 }
@@ -333,12 +334,71 @@ static pid_t helper_pid_of(struct apiserver *api, const char *id)
 	return (pid_t)json_integer_value(json_object_get(state, "helperPid"));
 }
 
+/* --rm, docker's AutoRemove: a container whose options say rm goes when it
+ * exits. The API server removes it when it was started detached; when a
+ * client is attached, that client removes it after reading the exit status
+ * (removing it here first would race the client's wait). A container that
+ * exits while the API server is down, or whose client died, is removed at the
+ * next boot (boot_watch_exits). */
+struct client_removes {
+	char id[65];
+	struct client_removes *next;
+};
+static struct client_removes *client_removes;
+
+static void set_client_removes(const char *id, bool on)
+{
+	for (struct client_removes **pp = &client_removes; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->id, id) == 0) {
+			struct client_removes *c = *pp;
+			*pp = c->next;
+			free(c);
+			break;
+		}
+	if (on) {
+		struct client_removes *c = xcalloc(1, sizeof(*c));
+		snprintf(c->id, sizeof(c->id), "%s", id);
+		c->next = client_removes;
+		client_removes = c;
+	}
+}
+
+static bool takes_client_removes(const char *id)
+{
+	for (struct client_removes *c = client_removes; c; c = c->next)
+		if (strcmp(c->id, id) == 0) {
+			set_client_removes(id, false);
+			return true;
+		}
+	return false;
+}
+
+static int remove_container(struct apiserver *api, struct container_record *r, bool volumes,
+			    struct ct_error *err);
+
+void containers_exited(struct apiserver *api, const char *id)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct container_record r;
+	pid_t helper;
+
+	if (takes_client_removes(id) || containers_busy(id) ||
+	    container_db_find(api->db, id, &r, NULL) < 0)
+		return;
+	if (json_is_true(json_object_get(r.options, "rm")) && !containers_running(api, id, &helper) &&
+	    remove_container(api, &r, true, &err) < 0)
+		log_warn("removing container %s (--rm) after its exit: %s", r.name,
+			 ct_error_message(&err));
+	container_record_free(&r);
+}
+
 static void start_finish(struct start_call *s)
 {
 	s->buf[s->len] = '\0';
 	if (strncmp(s->buf, "ok ", 3) == 0) {
-		if (netattach_wanted(s->options))
-			netattach_watch(s->api, s->id, helper_pid_of(s->api, s->id));
+		set_client_removes(s->id, s->attach && json_is_true(json_object_get(s->options, "rm")));
+		/* Its exit releases its addresses and, with --rm, removes it. */
+		netattach_watch(s->api, s->id, helper_pid_of(s->api, s->id));
 		ct_request_reply(s->req, json_pack("{s:s, s:i}", "id", s->id, "pid", atoi(s->buf + 3)),
 				 NULL, 0);
 	} else {
@@ -486,6 +546,7 @@ static void start_networks_ready(int netns_fd, const struct ct_error *e, void *d
 		if (netns_fd >= 0)
 			close(netns_fd);
 		netattach_release(s->api, s->id);
+		state_error_disk_full(&err, s->api->paths.app_root);
 		ct_request_fail(s->req, &err);
 		start_call_free(s);
 		return;
@@ -1064,7 +1125,82 @@ bool containers_running(struct apiserver *api, const char *id, pid_t *helper)
 	return status && strcmp(status, "running") == 0 && *helper > 0;
 }
 
+/* A bundle with no row is what an API server killed between writing a bundle
+ * and its row (create), or between removing the row and the bundle (delete),
+ * left behind. Nothing refers to it: it goes, with its cgroup folders. One
+ * whose helper still runs is left alone (and logged): only a delete removes a
+ * container that runs. */
+static void remove_orphan_bundles(struct apiserver *api)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/containers", api->paths.app_root);
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct container_record *all = NULL;
+	size_t n = 0;
+	struct dirent *e;
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+
+	if (!d || container_db_list(api->db, &all, &n, &err) < 0)
+		return;
+	while ((e = readdir(d))) {
+		if (strlen(e->d_name) != 64 || strspn(e->d_name, "0123456789abcdef") != 64)
+			continue;
+		bool known = false;
+		for (size_t i = 0; i < n && !known; i++)
+			known = strcmp(all[i].id, e->d_name) == 0;
+		pid_t helper;
+		if (known)
+			continue;
+		if (containers_running(api, e->d_name, &helper) && ct_pid_running(helper)) {
+			log_warn("container %.12s has no record but its runtime helper (pid %d) "
+				 "runs; leaving its bundle",
+				 e->d_name, (int)helper);
+			continue;
+		}
+		_cleanup_free_ char *bundle = bundle_dir(api, e->d_name);
+		if (ct_remove_tree(bundle, &err) < 0) {
+			log_warn("removing the unrecorded bundle %s: %s", bundle,
+				 ct_error_message(&err));
+			ct_error_clear(&err);
+			continue;
+		}
+		remove_cgroups(e->d_name);
+		log_info("removed the bundle of container %.12s, which has no record (an "
+			 "interrupted create or delete)",
+			 e->d_name);
+	}
+	container_records_free(all, n);
+}
+
+/* At boot: the exits of running containers are watched again (for --rm and
+ * their addresses); --rm containers that exited while no API server ran go. */
+static void boot_watch_exits(struct apiserver *api)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct container_record *all = NULL;
+	size_t n = 0;
+	pid_t helper;
+
+	if (container_db_list(api->db, &all, &n, &err) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (containers_running(api, all[i].id, &helper)) {
+			netattach_watch(api, all[i].id, helper);
+			continue;
+		}
+		if (!json_is_true(json_object_get(all[i].options, "rm")))
+			continue;
+		if (remove_container(api, &all[i], true, &err) < 0) {
+			log_warn("removing container %s (--rm), which exited: %s", all[i].name,
+				 ct_error_message(&err));
+			ct_error_clear(&err);
+		}
+	}
+	container_records_free(all, n);
+}
+
 void containers_boot(struct apiserver *api)
 {
+	remove_orphan_bundles(api);
+	boot_watch_exits(api);
 	netattach_boot(api, containers_running);
 }

@@ -495,6 +495,7 @@ static void helper_exited(struct ct_loop *loop, int fd, uint32_t events, void *d
 	snprintf(id, sizeof(id), "%s", w->id);
 	exit_watch_remove(api, id);
 	netattach_release(api, id);
+	containers_exited(api, id);
 }
 
 void netattach_watch(struct apiserver *api, const char *id, pid_t helper_pid)
@@ -506,6 +507,7 @@ void netattach_watch(struct apiserver *api, const char *id, pid_t helper_pid)
 	if (fd < 0) {
 		/* Gone already. */
 		netattach_release(api, id);
+		containers_exited(api, id);
 		return;
 	}
 	struct exit_watch *w = xcalloc(1, sizeof(*w));

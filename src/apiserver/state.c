@@ -1,6 +1,9 @@
 #include "state.h"
 
+#include <errno.h>
 #include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,9 +90,50 @@ int state_latest_version(void)
 	return (int)ARRAY_SIZE(migrations);
 }
 
+int state_error_disk_full(struct ct_error *err, const char *dir)
+{
+	char code[sizeof(err->code)];
+
+	/* Once is enough, when several layers of the call chain ask. */
+	if ((err->errnum != ENOSPC && err->errnum != EDQUOT) ||
+	    strstr(ct_error_message(err), "is full: free space there"))
+		return -1;
+	snprintf(code, sizeof(code), "%s", err->code);
+	return ct_error_set(err, code, err->errnum,
+			    "%s; the disk holding %s is full: free space there (`container "
+			    "image prune` removes unused images, `container prune` stopped "
+			    "containers) and try again",
+			    ct_error_message(err), dir);
+}
+
+/* "state.db: [WHAT: ]WHY", with the disk-full advice for SQLITE_FULL. */
+static int set_db_error(struct state_db *db, struct ct_error *err, const char *what,
+			const char *why)
+{
+	/* A failed write rolls back (each is one statement or transaction), so
+	 * the database stays as it was; only the advice differs. */
+	bool full = (sqlite3_errcode(db->db) & 0xff) == SQLITE_FULL;
+
+	ct_error_set(err, full ? CT_ERR_UNAVAILABLE : CT_ERR_INTERNAL, full ? ENOSPC : 0,
+		     "state.db: %s%s%s", what ? what : "", what ? ": " : "", why);
+	if (full) {
+		_cleanup_free_ char *dir = xstrdup(sqlite3_db_filename(db->db, "main") ?: "");
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		state_error_disk_full(err, *dir ? dir : "state.db");
+	}
+	return -1;
+}
+
+int state_db_error(struct state_db *db, struct ct_error *err, const char *what)
+{
+	return set_db_error(db, err, what, sqlite3_errmsg(db->db));
+}
+
 static int db_error(struct state_db *db, struct ct_error *err, const char *what)
 {
-	return ct_error_set(err, CT_ERR_INTERNAL, 0, "state.db: %s: %s", what, sqlite3_errmsg(db->db));
+	return state_db_error(db, err, what);
 }
 
 static int exec_sql(struct state_db *db, const char *sql, struct ct_error *err)
@@ -97,7 +141,8 @@ static int exec_sql(struct state_db *db, const char *sql, struct ct_error *err)
 	char *msg = NULL;
 
 	if (sqlite3_exec(db->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		ct_error_set(err, CT_ERR_INTERNAL, 0, "state.db: %s", msg ? msg : "error");
+		if (err)
+			set_db_error(db, err, NULL, msg ? msg : "error");
 		sqlite3_free(msg);
 		return -1;
 	}

@@ -15,6 +15,13 @@ void state_close(struct state_db *db);
 int state_schema_version(struct state_db *db);
 /* The connection, for the other tables' modules (container_db.c). */
 struct sqlite3 *state_handle(struct state_db *db);
+/* An error from SQLite's last failure on db, "state.db: WHAT: why". SQLITE_FULL
+ * (the disk is full) becomes errno ENOSPC with state_error_disk_full's advice. */
+int state_db_error(struct state_db *db, struct ct_error *err, const char *what);
+/* When err comes from a full disk (errno ENOSPC or EDQUOT), adds where and what
+ * to do: "the disk holding DIR is full: free space there ... and try again".
+ * Returns -1. */
+int state_error_disk_full(struct ct_error *err, const char *dir);
 /* The schema version this build migrates to. */
 int state_latest_version(void);
 

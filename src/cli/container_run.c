@@ -928,6 +928,28 @@ static void raw_terminal(void)
 	tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
 }
 
+/* --rm of an attached run: the container is removed here, once its exit
+ * status is read (the API server removes detached ones itself). An API server
+ * that is restarting gets a few seconds; one that is down for longer removes
+ * the container at its next boot, and one that got there first answers "not
+ * found", which is just as good. */
+static int remove_after_run(const char *id, struct ct_error *err)
+{
+	_cleanup_json_ json_t *d = json_pack("{s:s, s:b, s:b}", "id", id, "force", 1, "volumes", 1);
+	for (int attempt = 0;; attempt++) {
+		_cleanup_error_ struct ct_error e = CT_ERROR_INIT;
+		_cleanup_json_ json_t *reply = NULL;
+		if (cli_call("container.delete", d, &reply, &e) == 0 || ct_error_is(&e, CT_ERR_NOT_FOUND))
+			return 0;
+		if (!ct_error_is(&e, CT_ERR_UNAVAILABLE) || attempt >= 50) {
+			if (err)
+				ct_error_move(err, &e);
+			return -1;
+		}
+		usleep(100 * 1000);
+	}
+}
+
 static int start_and_wait(const char *id, bool attach, bool interactive, bool rm, bool tty)
 {
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
@@ -957,11 +979,8 @@ static int start_and_wait(const char *id, bool attach, bool interactive, bool rm
 	ct_client_close(&client);
 	if (rc < 0) {
 		int code = cli_fail(&err);
-		if (rm) {
-			_cleanup_error_ struct ct_error e2 = CT_ERROR_INIT;
-			_cleanup_json_ json_t *r2 = NULL, *d = json_pack("{s:s, s:b, s:b}", "id", id, "force", 1, "volumes", 1);
-			cli_call("container.delete", d, &r2, &e2);
-		}
+		if (rm)
+			remove_after_run(id, NULL);
 		return code;
 	}
 	if (!attach) {
@@ -975,11 +994,8 @@ static int start_and_wait(const char *id, bool attach, bool interactive, bool rm
 	termios_saved = false;
 	if (status < 0)
 		return cli_fail(&err);
-	if (rm) {
-		_cleanup_json_ json_t *r2 = NULL, *d = json_pack("{s:s, s:b, s:b}", "id", id, "force", 1, "volumes", 1);
-		if (cli_call("container.delete", d, &r2, &err) < 0)
-			cli_fail(&err);
-	}
+	if (rm && remove_after_run(id, &err) < 0)
+		cli_fail(&err);
 	return status;
 }
 
@@ -995,7 +1011,7 @@ static int create_or_run(int argc, char **argv, bool run)
 		json_decref(o.body);
 		return EXIT_ENGINE;
 	}
-	if (run && o.detach && o.rm)
+	if (run && o.rm)
 		json_object_set_new(o.body, "rm", json_true());
 	rc = create(&o, &reply, &err);
 	json_decref(o.body);

@@ -277,3 +277,28 @@ setup() {
 	[ "$(jq -r '.[0].state.status' <<<"$output")" = running ]
 	run_ct delete -f twice
 }
+
+@test "--rm: a detached container goes when it exits; one that exits while no API server runs goes at the next boot" {
+	run_ct run -d --rm --name quick busybox sh -c 'sleep 0.3'
+	wait_for 10 bash -c "! '$CT' inspect quick >/dev/null 2>&1"
+	# With no network, too (its exit is watched all the same).
+	run_ct run -d --rm --network none --name quick2 busybox true
+	wait_for 10 bash -c "! '$CT' inspect quick2 >/dev/null 2>&1"
+	# The API server dies; the container exits meanwhile; the next boot removes it.
+	run_ct run -d --rm --name later busybox sleep 1
+	kill -KILL "$(apiserver_pid)"
+	sleep 1.5
+	start_system
+	run_ct 125 inspect later
+	assert_output_contains "no such container"
+	# A foreground --rm run whose container exits while the API server is
+	# down: the CLI waits for it to come back, or the boot removes it.
+	run_ct run --rm --name fg busybox true
+	run_ct list -a -q
+	[ -z "$output" ]
+	# Without --rm a container stays.
+	run_ct run -d --name stays busybox true
+	wait_for 10 bash -c "'$CT' inspect stays | jq -e '.[0].state.status == \"stopped\"' >/dev/null"
+	run_ct list -a -q
+	[ -n "$output" ]
+}

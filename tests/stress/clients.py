@@ -25,6 +25,7 @@ class Container:
         self.state = MAYBE
         self.network = None
         self.volume = None
+        self.short = False   # `run --rm … echo`: exits at once and removes itself
         # Held by the client during an operation on it, and by the fault
         # injector while it kills its helper: the model and the kill agree.
         self.lock = threading.Lock()
@@ -133,6 +134,7 @@ class Client:
                     c.id = r.out.strip().splitlines()[-1]
                     c.state = RUNNING
             else:
+                c.short = True
                 ok, _, r = self.run("run --rm", *args, "--rm", "busybox", "echo", "hello",
                                     expect_out="hello")
                 c.state = GONE if ok else MAYBE
@@ -195,7 +197,7 @@ class Client:
 
     def op_settle(self):
         """Learns the state of a container a fault left unknown."""
-        cs = self.live((EXISTS, MAYBE))
+        cs = [c for c in self.live((EXISTS, MAYBE)) if not c.short]
         if not cs:
             return self.op_start()
         c = self.rng.choice(cs)
