@@ -6,6 +6,9 @@
  * Without --foreground it daemonises: the process that was started waits until
  * the daemon is serving (or has failed, and says why on stderr) and exits 0 or 1,
  * so the CLI knows the outcome of the start when its child exits. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -188,6 +191,24 @@ static void report_ready(int *ready_fd)
 	}
 }
 
+/* Sanitizer builds (make check): LeakSanitizer's verdict on this exit goes to
+ * the log as well as to its report, so the test suite can count the clean
+ * exits of every API server it ran (tests/run-tests prints the figure). */
+static void leak_check_at_exit(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	const char *opts = getenv("ASAN_OPTIONS");
+	if (opts && strstr(opts, "detect_leaks=0")) {
+		log_info("leak check at exit: disabled (ASAN_OPTIONS)");
+		return;
+	}
+	if (__lsan_do_recoverable_leak_check())
+		log_warn("leak check at exit: leaks found (see the LeakSanitizer report)");
+	else
+		log_info("leak check at exit: no leaks");
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -344,5 +365,6 @@ out:
 	free(api.socket_path);
 	free(api.pidfile_path);
 	ct_paths_free(&api.paths);
+	leak_check_at_exit();
 	return rc;
 }

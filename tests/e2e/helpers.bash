@@ -76,6 +76,12 @@ teardown() {
 		done
 		kill -KILL "$pid" 2>/dev/null || true
 	done
+	# The API servers' own LeakSanitizer verdicts at exit (sanitizer builds),
+	# for the suite's figure (tests/run-tests counts them).
+	if [ -n "${CONTAINER_LOG_ROOT:-}" ] && [ -d "$CONTAINER_LOG_ROOT" ]; then
+		grep -h "leak check at exit" "$CONTAINER_LOG_ROOT"/*.log* 2>/dev/null |
+			sed "s|^|$BATS_TEST_FILENAME: |" >>"$CONTAINER_TEST_BUILD/test-logs/leak-checks.log" || true
+	fi
 	local reports
 	reports=$(ls "$TEST_ROOT"/asan 2>/dev/null)
 	if [ -n "$reports" ]; then

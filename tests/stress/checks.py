@@ -147,6 +147,17 @@ def container_ids_ever(system):
     return ids
 
 
+def leak_check_verdicts(system):
+    """The API servers' own LeakSanitizer verdicts at a clean exit (sanitizer
+    builds log them; a SIGKILLed server has none)."""
+    found = []
+    for path in sorted(glob.glob(f"{system.log_root}/*.log*")):
+        with open(path, errors="replace") as f:
+            found += [line.split("leak check at exit: ", 1)[1].strip()
+                      for line in f if "leak check at exit: " in line]
+    return found
+
+
 def netns_of(pids):
     found = set()
     for pid in pids:

@@ -172,6 +172,7 @@ def main():
         "files under ingest/": after["files under ingest/"],
     }
     sanitizer = sorted(os.listdir(os.path.join(a.root, "asan")))
+    verdicts = checks.leak_check_verdicts(system)
 
     # --- figures ---------------------------------------------------------------
     ok, in_fault, bad = stats.totals()
@@ -204,6 +205,8 @@ def main():
             say(f"  left running: {pid} {cmd[:200]}")
     if stopped["_mounts"]:
         say(f"  left mounted: {stopped['_mounts'][:10]}")
+    if verdicts:
+        say(f"API server leak check at exit (LeakSanitizer): {verdicts[-1]}")
     say(f"sanitizer reports: {len(sanitizer)}" + (f" ({', '.join(sanitizer[:5])})" if sanitizer else ""))
     for op, args, out in (stats.unexpected + quiet.unexpected)[:15]:
         say(f"  unexpected failure: container {args}: {out}")
@@ -211,7 +214,7 @@ def main():
         say(f"  hung: container {args}")
 
     failed = (bad or qbad or problems or any(v > 0 for v in leaked.values()) or sanitizer
-              or stats.hung or quiet.hung)
+              or stats.hung or quiet.hung or any("leaks found" in v for v in verdicts))
     say("FAILED" if failed else "all invariants hold")
     return 1 if failed else 0
 
