@@ -8,12 +8,6 @@
 
 #define COLUMNS "id, name, image, image_digest, created_at, options"
 
-static int db_error(struct state_db *db, struct ct_error *err, const char *what)
-{
-	return ct_error_set(err, CT_ERR_INTERNAL, 0, "state.db: %s: %s", what,
-			    sqlite3_errmsg(state_handle(db)));
-}
-
 int container_db_insert(struct state_db *db, const struct container_record *r,
 			struct ct_error *err)
 {
@@ -25,7 +19,7 @@ int container_db_insert(struct state_db *db, const struct container_record *r,
 			       "INSERT INTO containers (" COLUMNS ") VALUES (?, ?, ?, ?, ?, ?)", -1,
 			       &st, NULL) != SQLITE_OK) {
 		free(options);
-		return db_error(db, err, "saving a container");
+		return state_db_error(db, err, "saving a container");
 	}
 	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
@@ -38,7 +32,7 @@ int container_db_insert(struct state_db *db, const struct container_record *r,
 	free(options);
 	if (rc == SQLITE_CONSTRAINT)
 		return ct_error_set(err, CT_ERR_EXISTS, 0, "the name %s is already in use", r->name);
-	return rc == SQLITE_DONE ? 0 : db_error(db, err, "saving a container");
+	return rc == SQLITE_DONE ? 0 : state_db_error(db, err, "saving a container");
 }
 
 static void fill(sqlite3_stmt *st, struct container_record *r)
@@ -64,7 +58,7 @@ int container_db_list(struct state_db *db, struct container_record **out, size_t
 	if (sqlite3_prepare_v2(state_handle(db),
 			       "SELECT " COLUMNS " FROM containers ORDER BY created_at DESC", -1, &st,
 			       NULL) != SQLITE_OK)
-		return db_error(db, err, "listing containers");
+		return state_db_error(db, err, "listing containers");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		items = realloc(items, (count + 1) * sizeof(*items));
 		if (!items)
@@ -74,7 +68,7 @@ int container_db_list(struct state_db *db, struct container_record **out, size_t
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		container_records_free(items, count);
-		return db_error(db, err, "listing containers");
+		return state_db_error(db, err, "listing containers");
 	}
 	*out = items;
 	*n = count;
@@ -124,11 +118,11 @@ int container_db_delete(struct state_db *db, const char *id, struct ct_error *er
 
 	if (sqlite3_prepare_v2(state_handle(db), "DELETE FROM containers WHERE id = ?", -1, &st,
 			       NULL) != SQLITE_OK)
-		return db_error(db, err, "deleting a container");
+		return state_db_error(db, err, "deleting a container");
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_error(db, err, "deleting a container");
+	return rc == SQLITE_DONE ? 0 : state_db_error(db, err, "deleting a container");
 }
 
 int container_db_name_taken(struct state_db *db, const char *name)

@@ -30,6 +30,7 @@
 #include "runtime_image.h"
 #include "spec_builder.h"
 #include "supervisor.h"
+#include "trash.h"
 #include "util.h"
 #include "volumes.h"
 
@@ -930,7 +931,9 @@ static int remove_container(struct apiserver *api, struct container_record *r, b
 
 	netattach_release(api, r->id);
 	remove_cgroups(r->id);
-	if (container_db_delete(api->db, r->id, err) < 0 || ct_remove_tree(bundle, err) < 0)
+	/* The row goes first: a crash before the bundle is aside leaves a bundle
+	 * without a row, which the next boot removes. */
+	if (container_db_delete(api->db, r->id, err) < 0 || trash_tree(api, bundle, err) < 0)
 		return -1;
 	log_info("deleted container %s (%s)", r->name, r->id);
 	if (volumes || json_is_true(json_object_get(r->options, "rm")))
@@ -1139,6 +1142,7 @@ static void remove_orphan_bundles(struct apiserver *api)
 	struct dirent *e;
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 
+	trash_boot(api, dir);
 	if (!d || container_db_list(api->db, &all, &n, &err) < 0)
 		return;
 	while ((e = readdir(d))) {
@@ -1157,7 +1161,7 @@ static void remove_orphan_bundles(struct apiserver *api)
 			continue;
 		}
 		_cleanup_free_ char *bundle = bundle_dir(api, e->d_name);
-		if (ct_remove_tree(bundle, &err) < 0) {
+		if (trash_tree(api, bundle, &err) < 0) {
 			log_warn("removing the unrecorded bundle %s: %s", bundle,
 				 ct_error_message(&err));
 			ct_error_clear(&err);

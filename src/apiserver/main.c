@@ -31,6 +31,7 @@
 #include "state.h"
 #include "supervisor.h"
 #include "util.h"
+#include "worker.h"
 
 static void usage(FILE *f)
 {
@@ -351,6 +352,9 @@ int main(int argc, char **argv)
 fail:
 	log_error("%s", ct_error_message(&err));
 out:
+	/* Folder trees still being removed or measured: they finish (their
+	 * replies go out with the connections' last writes). */
+	ct_worker_shutdown();
 	dns_host_stop(&api);
 	ct_server_free(api.server);
 	supervisor_free(api.supervisor);

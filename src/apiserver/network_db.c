@@ -7,12 +7,6 @@
 #include "cleanup.h"
 #include "util.h"
 
-static int db_error(struct state_db *db, struct ct_error *err, const char *what)
-{
-	return ct_error_set(err, CT_ERR_INTERNAL, 0, "state.db: %s: %s", what,
-			    sqlite3_errmsg(state_handle(db)));
-}
-
 /* Prepares sql and binds the NULL-terminated text arguments to ?1, ?2… */
 static sqlite3_stmt *prepare(struct state_db *db, const char *sql, const char *const *args)
 {
@@ -35,7 +29,7 @@ static int query(struct state_db *db, const char *sql, const char *const *args, 
 	int rc;
 
 	if (!st)
-		return db_error(db, err, what);
+		return state_db_error(db, err, what);
 	json_t *rows = json_array();
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		json_t *row = json_object();
@@ -58,7 +52,7 @@ static int query(struct state_db *db, const char *sql, const char *const *args, 
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(rows);
-		return db_error(db, err, what);
+		return state_db_error(db, err, what);
 	}
 	*out = rows;
 	return 0;
@@ -71,14 +65,14 @@ static int change(struct state_db *db, const char *sql, const char *const *args,
 	sqlite3_stmt *st = prepare(db, sql, args);
 
 	if (!st)
-		return db_error(db, err, what);
+		return state_db_error(db, err, what);
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc == SQLITE_CONSTRAINT)
 		return ct_error_set(err, CT_ERR_EXISTS, 0, "state.db: %s: %s", what,
 				    sqlite3_errmsg(state_handle(db)));
 	if (rc != SQLITE_DONE)
-		return db_error(db, err, what);
+		return state_db_error(db, err, what);
 	return sqlite3_changes(state_handle(db));
 }
 

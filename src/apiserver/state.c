@@ -131,11 +131,6 @@ int state_db_error(struct state_db *db, struct ct_error *err, const char *what)
 	return set_db_error(db, err, what, sqlite3_errmsg(db->db));
 }
 
-static int db_error(struct state_db *db, struct ct_error *err, const char *what)
-{
-	return state_db_error(db, err, what);
-}
-
 static int exec_sql(struct state_db *db, const char *sql, struct ct_error *err)
 {
 	char *msg = NULL;
@@ -172,7 +167,7 @@ static int migrate(struct state_db *db, struct ct_error *err)
 	int version = state_schema_version(db);
 
 	if (version < 0)
-		return db_error(db, err, "reading the schema version");
+		return state_db_error(db, err, "reading the schema version");
 	if (version > state_latest_version())
 		return ct_error_set(err, CT_ERR_UNSUPPORTED, 0,
 				    "state.db has schema version %d, newer than this build "
@@ -234,14 +229,14 @@ int state_property_get(struct state_db *db, const char *key, char **value, struc
 	*value = NULL;
 	if (sqlite3_prepare_v2(db->db, "SELECT value FROM properties WHERE key = ?", -1, &st, NULL) !=
 	    SQLITE_OK)
-		return db_error(db, err, "reading a property");
+		return state_db_error(db, err, "reading a property");
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*value = xstrdup((const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_error(db, err, "reading a property");
+		return state_db_error(db, err, "reading a property");
 	return 0;
 }
 
@@ -258,14 +253,14 @@ int state_property_set(struct state_db *db, const char *key, const char *value,
 			       "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
 			       "updated_at = excluded.updated_at",
 			       -1, &st, NULL) != SQLITE_OK)
-		return db_error(db, err, "saving a property");
+		return state_db_error(db, err, "saving a property");
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return db_error(db, err, "saving a property");
+		return state_db_error(db, err, "saving a property");
 	return 0;
 }
 
@@ -276,11 +271,11 @@ int state_property_clear(struct state_db *db, const char *key, struct ct_error *
 
 	if (sqlite3_prepare_v2(db->db, "DELETE FROM properties WHERE key = ?", -1, &st, NULL) !=
 	    SQLITE_OK)
-		return db_error(db, err, "clearing a property");
+		return state_db_error(db, err, "clearing a property");
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return db_error(db, err, "clearing a property");
+		return state_db_error(db, err, "clearing a property");
 	return sqlite3_changes(db->db) > 0 ? 1 : 0;
 }

@@ -8,12 +8,6 @@
 
 #define VOLUME_COLUMNS "name, labels, options, anonymous, created_at"
 
-static int db_error(struct state_db *db, struct ct_error *err, const char *what)
-{
-	return ct_error_set(err, CT_ERR_INTERNAL, 0, "state.db: %s: %s", what,
-			    sqlite3_errmsg(state_handle(db)));
-}
-
 static json_t *json_column(sqlite3_stmt *st, int c)
 {
 	const char *text = (const char *)sqlite3_column_text(st, c);
@@ -43,7 +37,7 @@ static int query(struct state_db *db, const char *sql, const char *name, json_t 
 	int rc;
 
 	if (sqlite3_prepare_v2(state_handle(db), sql, -1, &st, NULL) != SQLITE_OK)
-		return db_error(db, err, what);
+		return state_db_error(db, err, what);
 	if (name)
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
 	json_t *rows = json_array();
@@ -52,7 +46,7 @@ static int query(struct state_db *db, const char *sql, const char *name, json_t 
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(rows);
-		return db_error(db, err, what);
+		return state_db_error(db, err, what);
 	}
 	*out = rows;
 	return 0;
@@ -74,7 +68,7 @@ int volume_db_insert(struct state_db *db, json_t *v, struct ct_error *err)
 			       "INSERT INTO volumes (" VOLUME_COLUMNS
 			       ") VALUES (?1, ?2, ?3, ?4, ?5)",
 			       -1, &st, NULL) != SQLITE_OK)
-		return db_error(db, err, "saving a volume");
+		return state_db_error(db, err, "saving a volume");
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, labels, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, options, -1, SQLITE_TRANSIENT);
@@ -86,7 +80,7 @@ int volume_db_insert(struct state_db *db, json_t *v, struct ct_error *err)
 		return ct_error_set(err, CT_ERR_EXISTS, 0, "a volume named %s exists already",
 				    name);
 	if (rc != SQLITE_DONE)
-		return db_error(db, err, "saving a volume");
+		return state_db_error(db, err, "saving a volume");
 	return 0;
 }
 
@@ -119,11 +113,11 @@ int volume_db_delete(struct state_db *db, const char *name, struct ct_error *err
 
 	if (sqlite3_prepare_v2(state_handle(db), "DELETE FROM volumes WHERE name = ?1", -1, &st,
 			       NULL) != SQLITE_OK)
-		return db_error(db, err, "deleting a volume");
+		return state_db_error(db, err, "deleting a volume");
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return db_error(db, err, "deleting a volume");
+		return state_db_error(db, err, "deleting a volume");
 	return 0;
 }

@@ -18,8 +18,10 @@
 #include "json_util.h"
 #include "log.h"
 #include "server.h"
+#include "trash.h"
 #include "util.h"
 #include "volume_db.h"
+#include "worker.h"
 
 #define NAME_MAX_LEN   64
 #define POPULATED_MARK "populated"
@@ -151,9 +153,10 @@ static int64_t tree_usage(int dirfd, dev_t dev, int depth)
 	return total;
 }
 
-static int64_t volume_usage(struct apiserver *api, const char *name)
+/* The bytes a volume's _data folder uses. Runs on worker threads: touches
+ * nothing but the file system. */
+static int64_t data_usage(const char *data)
 {
-	_cleanup_free_ char *data = volume_data(api, name);
 	_cleanup_close_ int fd = open(data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 
@@ -191,7 +194,7 @@ static json_t *volume_users(struct apiserver *api)
 	return users;
 }
 
-static json_t *describe(struct apiserver *api, json_t *row, json_t *users)
+static json_t *describe(struct apiserver *api, json_t *row, json_t *users, int64_t size)
 {
 	const char *name = json_string_value(json_object_get(row, "name"));
 	_cleanup_free_ char *data = volume_data(api, name);
@@ -202,7 +205,7 @@ static json_t *describe(struct apiserver *api, json_t *row, json_t *users)
 	json_object_set_new(j, "driver", json_string("local"));
 	json_object_set_new(j, "mountpoint", json_string(data));
 	json_object_set_new(j, "sizeLimit", limit ? json_integer(limit) : json_null());
-	json_object_set_new(j, "size", json_integer(volume_usage(api, name)));
+	json_object_set_new(j, "size", json_integer(size));
 	json_object_set_new(j, "usedBy", used ? json_incref(used) : json_array());
 	return j;
 }
@@ -319,7 +322,7 @@ static int volume_delete(struct apiserver *api, const char *name, json_t *users,
 		return ct_error_prefix(err, "deleting volume %s", name);
 	if (volume_db_delete(api->db, name, err) < 0)
 		return -1;
-	if (ct_remove_tree(dir, err) < 0)
+	if (trash_tree(api, dir, err) < 0)
 		return ct_error_prefix(err, "deleting volume %s (its row is gone)", name);
 	log_info("deleted volume %s", name);
 	return 0;
@@ -349,7 +352,8 @@ static void route_create(struct ct_request *req, void *data)
 		return;
 	}
 	_cleanup_json_ json_t *users = json_object();
-	ct_request_reply(req, describe(api, row, users), NULL, 0);
+	_cleanup_free_ char *fresh = volume_data(api, name);
+	ct_request_reply(req, describe(api, row, users, data_usage(fresh)), NULL, 0);
 	json_decref(row);
 }
 
@@ -372,30 +376,106 @@ static void route_delete(struct ct_request *req, void *data)
 	ct_request_reply(req, json_pack("{s:s}", "name", name), NULL, 0);
 }
 
+/* list, inspect and prune need each volume's size: a large volume takes
+ * long to walk, so the sizes are measured on a worker thread and the reply
+ * is made when they are in. */
+struct sized {
+	struct apiserver *api;
+	struct ct_request *req;
+	json_t *rows;	/* the volumes' rows */
+	char **data;	/* their _data folders, plain copies for the worker */
+	int64_t *size;
+	size_t n;
+	void (*reply)(struct sized *s);
+};
+
+static void sized_free(struct sized *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->data[i]);
+	free(s->data);
+	free(s->size);
+	json_decref(s->rows);
+	free(s);
+}
+
+static void sized_work(void *arg)
+{
+	struct sized *s = arg;
+
+	for (size_t i = 0; i < s->n; i++)
+		s->size[i] = data_usage(s->data[i]);
+}
+
+static void sized_done(void *arg)
+{
+	struct sized *s = arg;
+
+	s->reply(s);
+	sized_free(s);
+}
+
+/* Measures the volumes of rows (taken), then calls reply on the loop thread. */
+static void with_sizes(struct apiserver *api, struct ct_request *req, json_t *rows,
+		       void (*reply)(struct sized *s))
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct sized *s = xcalloc(1, sizeof(*s));
+	json_t *row;
+	size_t i;
+
+	s->api = api;
+	s->req = req;
+	s->rows = rows;
+	s->reply = reply;
+	s->n = json_array_size(rows);
+	s->data = xcalloc(s->n + 1, sizeof(*s->data));
+	s->size = xcalloc(s->n + 1, sizeof(*s->size));
+	json_array_foreach (rows, i, row)
+		s->data[i] = volume_data(api, json_string_value(json_object_get(row, "name")));
+	if (ct_worker_start(api->loop, sized_work, sized_done, s, &err) < 0) {
+		ct_request_fail(req, &err);
+		sized_free(s);
+	}
+}
+
+static void list_reply(struct sized *s)
+{
+	_cleanup_json_ json_t *users = volume_users(s->api);
+	json_t *items = json_array(), *row;
+	size_t i;
+
+	json_array_foreach (s->rows, i, row)
+		json_array_append_new(items, describe(s->api, row, users, s->size[i]));
+	ct_request_reply(s->req, json_pack("{s:o}", "volumes", items), NULL, 0);
+}
+
 static void route_list(struct ct_request *req, void *data)
 {
 	struct apiserver *api = data;
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
-	_cleanup_json_ json_t *rows = NULL;
-	json_t *row;
-	size_t i;
+	json_t *rows = NULL;
 
 	if (volume_db_list(api->db, &rows, &err) < 0) {
 		ct_request_fail(req, &err);
 		return;
 	}
-	_cleanup_json_ json_t *users = volume_users(api);
-	json_t *items = json_array();
-	json_array_foreach (rows, i, row)
-		json_array_append_new(items, describe(api, row, users));
-	ct_request_reply(req, json_pack("{s:o}", "volumes", items), NULL, 0);
+	with_sizes(api, req, rows, list_reply);
+}
+
+static void inspect_reply(struct sized *s)
+{
+	_cleanup_json_ json_t *users = volume_users(s->api);
+
+	ct_request_reply(s->req, describe(s->api, json_array_get(s->rows, 0), users, s->size[0]),
+			 NULL, 0);
 }
 
 static void route_inspect(struct ct_request *req, void *data)
 {
 	struct apiserver *api = data;
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
-	_cleanup_json_ json_t *row = NULL;
+	json_t *row = NULL;
 	const char *name = NULL;
 
 	if (ct_json_get_string(ct_request_body(req), "name", true, &name, "request body", &err) <
@@ -404,8 +484,37 @@ static void route_inspect(struct ct_request *req, void *data)
 		ct_request_fail(req, &err);
 		return;
 	}
-	_cleanup_json_ json_t *users = volume_users(api);
-	ct_request_reply(req, describe(api, row, users), NULL, 0);
+	json_t *rows = json_array();
+	json_array_append_new(rows, row);
+	with_sizes(api, req, rows, inspect_reply);
+}
+
+/* The users are looked up again once the sizes are in: a container created
+ * meanwhile keeps its volume. */
+static void prune_reply(struct sized *s)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	_cleanup_json_ json_t *users = volume_users(s->api);
+	json_t *deleted = json_array(), *row;
+	int64_t reclaimed = 0;
+	size_t i;
+
+	json_array_foreach (s->rows, i, row) {
+		const char *name = json_string_value(json_object_get(row, "name"));
+		if (json_array_size(json_object_get(users, name)) > 0)
+			continue;
+		if (volume_delete(s->api, name, users, &err) < 0) {
+			if (!ct_error_is(&err, CT_ERR_NOT_FOUND))
+				log_warn("volume prune: %s", ct_error_message(&err));
+			ct_error_clear(&err);
+			continue;
+		}
+		reclaimed += s->size[i];
+		json_array_append_new(deleted, json_string(name));
+	}
+	ct_request_reply(
+	    s->req, json_pack("{s:o, s:I}", "deleted", deleted, "reclaimed", (json_int_t)reclaimed),
+	    NULL, 0);
 }
 
 static void route_prune(struct ct_request *req, void *data)
@@ -415,30 +524,18 @@ static void route_prune(struct ct_request *req, void *data)
 	_cleanup_json_ json_t *rows = NULL;
 	json_t *row;
 	size_t i;
-	int64_t reclaimed = 0;
 
 	if (volume_db_list(api->db, &rows, &err) < 0) {
 		ct_request_fail(req, &err);
 		return;
 	}
 	_cleanup_json_ json_t *users = volume_users(api);
-	json_t *deleted = json_array();
-	json_array_foreach (rows, i, row) {
-		const char *name = json_string_value(json_object_get(row, "name"));
-		if (json_array_size(json_object_get(users, name)) > 0)
-			continue;
-		int64_t size = volume_usage(api, name);
-		if (volume_delete(api, name, users, &err) < 0) {
-			log_warn("volume prune: %s", ct_error_message(&err));
-			ct_error_clear(&err);
-			continue;
-		}
-		reclaimed += size;
-		json_array_append_new(deleted, json_string(name));
-	}
-	ct_request_reply(
-	    req, json_pack("{s:o, s:I}", "deleted", deleted, "reclaimed", (json_int_t)reclaimed),
-	    NULL, 0);
+	json_t *unused = json_array();
+	json_array_foreach (rows, i, row)
+		if (json_array_size(json_object_get(users, json_string_value(json_object_get(
+							      row, "name")))) == 0)
+			json_array_append(unused, row);
+	with_sizes(api, req, unused, prune_reply);
 }
 
 /* At start (after a reboot, say): the sized volumes' file systems mounted
@@ -450,6 +547,8 @@ static void volumes_boot(struct apiserver *api)
 	json_t *row;
 	size_t i;
 
+	_cleanup_free_ char *root = volumes_root(api);
+	trash_boot(api, root);
 	if (volume_db_list(api->db, &rows, &err) < 0) {
 		log_warn("mounting the sized volumes: %s", ct_error_message(&err));
 		return;

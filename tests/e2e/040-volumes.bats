@@ -334,3 +334,26 @@ setup() {
 	[ -z "$output" ]
 	[ -z "$(ls -A "$VOLUMES")" ]
 }
+
+@test "a deleted volume's or container's folder is set aside at once and removed in the background; leftovers go at the next boot" {
+	run_ct volume create big
+	mkdir -p "$VOLUMES/big/_data/tree"
+	(cd "$VOLUMES/big/_data/tree" && seq 1 2000 | xargs touch)
+	run_ct volume list --format json
+	[ "$(jq -r '.[] | select(.name == "big") | .size' <<<"$output")" -gt 0 ]
+	run_ct volume delete big
+	# The name is free at once, and the folder is gone shortly after.
+	run_ct volume create big
+	run_ct volume delete big
+	wait_for 10 bash -c "[ -z \"\$(ls -A '$VOLUMES')\" ]"
+	run_ct create --name gone busybox true
+	run_ct delete gone
+	wait_for 10 bash -c "[ -z \"\$(ls -A '$CONTAINER_APP_ROOT/containers')\" ]"
+	# What an API server killed mid-removal left aside is removed at boot.
+	mkdir -p "$VOLUMES/.removing-old-12345678/_data/x" "$CONTAINER_APP_ROOT/containers/.removing-abc-12345678/upper"
+	run_ct system stop
+	start_system
+	wait_for 10 bash -c "[ -z \"\$(ls -A '$VOLUMES')\" ] && [ -z \"\$(ls -A '$CONTAINER_APP_ROOT/containers')\" ]"
+	run_ct system logs
+	assert_output_contains "left by an interrupted delete"
+}

@@ -81,6 +81,13 @@ def check_store(system):
             problems.append(("bundle without config.json", cid))
     for cid in bundles - rows:
         problems.append(("bundle without a container row", cid))
+    # An image's index or manifest, and the one each container was made from
+    # (kept while the container exists), are in the content store.
+    for what, sql in (("image", "SELECT name, digest FROM images"),
+                      ("container", "SELECT name, image_digest FROM containers")):
+        for name, digest in db_rows(app, sql):
+            if not os.path.isfile(f"{app}/content/blobs/{digest.replace(':', '/', 1)}"):
+                problems.append((f"{what} whose content is missing", f"{name}: {digest[:19]}"))
     vols = {r[0] for r in db_rows(app, "SELECT name FROM volumes")}
     vol_dirs = {os.path.basename(p) for p in glob.glob(f"{app}/volumes/*")}
     for v in vols - vol_dirs:

@@ -1274,6 +1274,7 @@ static int load_job(struct job *job, json_t **result, struct ct_error *err)
 				    (json_int_t)(ct_now_monotonic_ms() - start));
 	} else {
 		ct_error_prefix(err, "loading the archive");
+		store_error_disk_full(&l.im->store, "load it again", err);
 	}
 	load_free(&l);
 	return rc;

@@ -1,5 +1,6 @@
 #include "image_db.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,12 @@ struct image_db {
 
 static int db_error(struct image_db *db, struct ct_error *err, const char *what)
 {
-	return ct_error_set(err, CT_ERR_INTERNAL, 0, "state.db: %s: %s", what, sqlite3_errmsg(db->db));
+	/* SQLITE_FULL is the disk (or the file system's inodes) running out: say
+	 * so with errno's word, so callers can tell what to do about it. */
+	int full = (sqlite3_errcode(db->db) & 0xff) == SQLITE_FULL;
+
+	return ct_error_set(err, full ? CT_ERR_UNAVAILABLE : CT_ERR_INTERNAL, full ? ENOSPC : 0,
+			    "state.db: %s: %s", what, sqlite3_errmsg(db->db));
 }
 
 int image_db_open(const char *path, struct image_db **out, struct ct_error *err)

@@ -348,7 +348,9 @@ int image_import_job(struct job *job, json_t **result, struct ct_error *err)
 	int rc = do_import(job, &st, result, err);
 	import_state_free(&st);
 	pthread_rwlock_unlock(&im->gc_lock);
-	if (rc < 0)
-		return ct_error_prefix(err, "importing");
+	if (rc < 0) {
+		ct_error_prefix(err, "importing");
+		return store_error_disk_full(&im->store, "import again", err);
+	}
 	return 0;
 }

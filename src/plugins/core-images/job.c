@@ -37,6 +37,7 @@ struct job {
 	json_t *result;		    /* under lock, with done */
 	struct ct_error err;	    /* under lock, with done */
 	struct job *prev, *next;    /* every live job, for job_shutdown */
+	bool joined;		    /* job_shutdown joined the thread already */
 };
 
 /* Jobs are started and freed on the loop thread only (and job_shutdown runs
@@ -154,7 +155,8 @@ static void job_event(struct ct_loop *loop, int fd, uint32_t events, void *data)
 	}
 	if (!done)
 		return;
-	pthread_join(job->thread, NULL);
+	if (!job->joined)
+		pthread_join(job->thread, NULL);
 	ct_loop_unwatch(loop, job->watch);
 	if (job->result)
 		ct_request_reply(job->req, move_ptr(job->result), NULL, 0);
@@ -221,10 +223,10 @@ size_t job_shutdown(int timeout_ms)
 			left++;
 			continue;
 		}
-		/* Nobody waits for the reply any more: the connections close with
-		 * the server. */
-		ct_loop_unwatch(job->loop, job->watch);
-		job_free(job);
+		job->joined = true;
+		/* Its reply (or error) goes out like any other: the request is
+		 * freed with its answer, before the server closes the connection. */
+		job_event(job->loop, job->event_fd, EPOLLIN, job);
 	}
 	return left;
 }

@@ -296,7 +296,9 @@ static void *layer_worker(void *arg)
 
 		struct ct_error err = CT_ERROR_INIT;
 		int rc = pull_layer_once(p, t, &err);
-		if (rc < 0 && ct_error_is(&err, CT_ERR_UNAVAILABLE)) {
+		/* A full disk stays full: a second attempt would only fill it again. */
+		if (rc < 0 && ct_error_is(&err, CT_ERR_UNAVAILABLE) &&
+		    !store_error_is_disk_full(&err)) {
 			/* One fresh attempt for a transfer that could not be resumed. */
 			log_warn("pulling %s: layer %s: %s; trying the layer again", p->name,
 				 t->layer->desc.digest, ct_error_message(&err));
@@ -608,6 +610,7 @@ int image_pull_job(struct job *job, json_t **result, struct ct_error *err)
 				    (json_int_t)(ct_now_monotonic_ms() - start));
 	} else {
 		ct_error_prefix(err, "pulling %s", p.name ? p.name : "image");
+		store_error_disk_full(&p.im->store, "pull again", err);
 	}
 	for (size_t i = 0; i < p.n_tasks; i++) {
 		free(p.tasks[i].chain_id);

@@ -66,6 +66,23 @@ void store_clean_partial(struct store *s)
 	}
 }
 
+int store_error_disk_full(const struct store *s, const char *again, struct ct_error *err)
+{
+	/* Once is enough, when several layers of the call chain ask. */
+	if (!store_error_is_disk_full(err) ||
+	    strstr(ct_error_message(err), "is full: free space there"))
+		return -1;
+	/* What this operation wrote is gone again by the time the user reads this
+	 * (a refused pull leaves the store as it was), so the advice is about room. */
+	char code[sizeof(err->code)];
+	snprintf(code, sizeof(code), "%s", err->code);
+	return ct_error_set(err, code, err->errnum,
+			    "%s; the disk holding the app root %s is full: free space there "
+			    "(`container image prune` removes unused images, `container prune` "
+			    "stopped containers) and %s",
+			    ct_error_message(err), s->root, again);
+}
+
 /* The hex part, only for well-formed sha256 digests: a digest names a path. */
 static const char *sha256_hex(const char *digest)
 {

@@ -8,6 +8,7 @@
 #ifndef CONTAINER_STORE_H
 #define CONTAINER_STORE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -76,6 +77,15 @@ int store_snapshot_begin(const struct store *s, char **tmp_dir, int *fs_fd, stru
  * keeps theirs and removes ours. */
 int store_snapshot_commit(const struct store *s, const char *tmp_dir, const char *chain_id,
 			  struct ct_error *err);
+
+/* When err comes from a full disk (ENOSPC or EDQUOT, from a write or from
+ * state.db), adds what ran out, where, and what to do; `again` names what to
+ * retry ("pull again"). Returns -1. */
+int store_error_disk_full(const struct store *s, const char *again, struct ct_error *err);
+static inline bool store_error_is_disk_full(const struct ct_error *err)
+{
+	return err->errnum == ENOSPC || err->errnum == EDQUOT;
+}
 
 /* rm -rf that neither follows symlinks nor crosses mounts (util.h). */
 static inline int store_remove_tree(const char *path, struct ct_error *err)
