@@ -31,7 +31,38 @@ struct dns_host {
 	struct dns_server *server;
 	char address[64];
 	uint16_t port;
+	/* The DNS domains, read at most once a second: a flood of queries must not
+	 * cost a state.db read and two config-file parses per packet. `system dns
+	 * create|delete` drop them at once; a property or file change shows within
+	 * a second. */
+	json_t *domains;
+	uint64_t domains_read_ms;
 };
+
+#define DOMAINS_MAX_AGE_MS 1000
+
+static json_t *current_domains(struct apiserver *api)
+{
+	struct dns_host *h = api->dns;
+	uint64_t now = ct_now_monotonic_ms();
+
+	if (!h)
+		return networks_dns_domains(api);
+	if (!h->domains || now - h->domains_read_ms >= DOMAINS_MAX_AGE_MS) {
+		json_decref(h->domains);
+		h->domains = networks_dns_domains(api);
+		h->domains_read_ms = now;
+	}
+	return json_incref(h->domains);
+}
+
+static void forget_domains(struct apiserver *api)
+{
+	if (api->dns) {
+		json_decref(api->dns->domains);
+		api->dns->domains = NULL;
+	}
+}
 
 /* The first address of a container by exact name. */
 static bool container_address(struct apiserver *api, const char *name, struct in_addr *out)
@@ -52,7 +83,7 @@ static bool container_address(struct apiserver *api, const char *name, struct in
 static int lookup(void *data, const char *name, int qtype, struct dns_answer *out)
 {
 	struct apiserver *api = data;
-	_cleanup_json_ json_t *domains = networks_dns_domains(api);
+	_cleanup_json_ json_t *domains = current_domains(api);
 	json_t *d;
 	size_t i, nlen = strlen(name);
 
@@ -106,6 +137,7 @@ void dns_host_stop(struct apiserver *api)
 	if (!api->dns)
 		return;
 	dns_server_free(api->dns->server);
+	json_decref(api->dns->domains);
 	free(api->dns);
 	api->dns = NULL;
 }
@@ -215,6 +247,7 @@ static void route_create(struct ct_request *req, void *data)
 		ct_request_fail(req, &err);
 		return;
 	}
+	forget_domains(api);
 	log_info("DNS domain %s created", domain);
 	networks_push_domains(api);
 	_cleanup_free_ char *hint = hook_domain(api, domain);
@@ -249,6 +282,7 @@ static void route_delete(struct ct_request *req, void *data)
 		char *argv[] = {"systemctl", "try-reload-or-restart", "systemd-resolved", NULL};
 		run_quietly(argv);
 	}
+	forget_domains(api);
 	log_info("DNS domain %s deleted", domain);
 	networks_push_domains(api);
 	ct_request_reply(req, json_pack("{s:s}", "domain", domain), NULL, 0);
