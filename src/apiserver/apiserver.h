@@ -45,6 +45,8 @@ void routes_volume_register(struct apiserver *api);
 /* The host-facing DNS server (dns_host.c). */
 void dns_host_start(struct apiserver *api);
 void dns_host_stop(struct apiserver *api);
+/* The DNS domains changed: the next query reads them again. */
+void dns_host_forget_domains(struct apiserver *api);
 /* A property's value: `property set`, else the config files, else the default
  * (caller frees; NULL for an unknown key). */
 char *apiserver_property(struct apiserver *api, const char *key);

@@ -33,8 +33,8 @@ struct dns_host {
 	uint16_t port;
 	/* The DNS domains, read at most once a second: a flood of queries must not
 	 * cost a state.db read and two config-file parses per packet. `system dns
-	 * create|delete` drop them at once; a property or file change shows within
-	 * a second. */
+	 * create|delete` and the dns.domain property drop them at once; an edit of
+	 * a config file shows within a second. */
 	json_t *domains;
 	uint64_t domains_read_ms;
 };
@@ -56,7 +56,7 @@ static json_t *current_domains(struct apiserver *api)
 	return json_incref(h->domains);
 }
 
-static void forget_domains(struct apiserver *api)
+void dns_host_forget_domains(struct apiserver *api)
 {
 	if (api->dns) {
 		json_decref(api->dns->domains);
@@ -247,7 +247,7 @@ static void route_create(struct ct_request *req, void *data)
 		ct_request_fail(req, &err);
 		return;
 	}
-	forget_domains(api);
+	dns_host_forget_domains(api);
 	log_info("DNS domain %s created", domain);
 	networks_push_domains(api);
 	_cleanup_free_ char *hint = hook_domain(api, domain);
@@ -282,7 +282,7 @@ static void route_delete(struct ct_request *req, void *data)
 		char *argv[] = {"systemctl", "try-reload-or-restart", "systemd-resolved", NULL};
 		run_quietly(argv);
 	}
-	forget_domains(api);
+	dns_host_forget_domains(api);
 	log_info("DNS domain %s deleted", domain);
 	networks_push_domains(api);
 	ct_request_reply(req, json_pack("{s:s}", "domain", domain), NULL, 0);

@@ -99,8 +99,10 @@ static void apply_property(struct apiserver *api, const char *key)
 {
 	if (strcmp(key, "network.subnet") == 0)
 		networks_apply_default_subnet(api);
-	else if (strcmp(key, "dns.domain") == 0)
+	else if (strcmp(key, "dns.domain") == 0) {
+		dns_host_forget_domains(api);
 		networks_push_domains(api);
+	}
 }
 
 static void route_set(struct ct_request *req, void *data)
