@@ -33,6 +33,7 @@
 #include "trash.h"
 #include "util.h"
 #include "volumes.h"
+#include "worker.h"
 
 #define RUNTIME_PLUGIN "container-runtime-linux"
 
@@ -557,6 +558,45 @@ static void start_networks_ready(int netns_fd, const struct ct_error *e, void *d
 		close(netns_fd);
 }
 
+/* The volumes are ready: the client's descriptors are taken and the network
+ * namespace is made. */
+static void start_volumes_ready(const struct ct_error *e, void *data)
+{
+	struct start_call *s = data;
+	struct ct_request *req = s->req;
+
+	if (e || ct_worker_stopping()) {
+		if (e)
+			ct_request_error(req, e->code, "starting container %s: %s", s->name,
+					 ct_error_message(e));
+		else
+			ct_request_error(req, CT_ERR_UNAVAILABLE,
+					 "starting container %s: the API server is stopping", s->name);
+		start_call_free(s);
+		return;
+	}
+	/* The client's descriptors: [stdin] stdout stderr, as the request says. */
+	size_t nfds = ct_request_nfds(req);
+	bool interactive = false;
+	ct_json_get_bool(ct_request_body(req), "interactive", false, &interactive, "request body",
+			 NULL);
+	size_t k = 0;
+	if (interactive && nfds > k)
+		s->in_fd = ct_request_take_fd(req, k++);
+	if (s->attach && nfds >= k + 2) {
+		s->out_fd = ct_request_take_fd(req, k++);
+		s->err_fd = ct_request_take_fd(req, k++);
+	}
+	int64_t rows = 0, cols = 0;
+	ct_json_get_int(ct_request_body(req), "rows", false, &rows, "request body", NULL);
+	ct_json_get_int(ct_request_body(req), "cols", false, &cols, "request body", NULL);
+	snprintf(s->tty_size, sizeof(s->tty_size), "%u,%u",
+		 (unsigned)(rows > 0 && rows < 65536 ? rows : 0),
+		 (unsigned)(cols > 0 && cols < 65536 ? cols : 0));
+	/* The container's network namespace, plumbed, before its helper starts. */
+	netattach_start(s->api, s->id, s->name, s->options, start_networks_ready, s);
+}
+
 static void route_start(struct ct_request *req, void *data)
 {
 	struct apiserver *api = data;
@@ -600,30 +640,6 @@ static void route_start(struct ct_request *req, void *data)
 	/* A restart: the last run's state goes; its output stays in the log. */
 	_cleanup_free_ char *state_path = xasprintf("%s/state.json", bundle);
 	unlink(state_path);
-	/* Sized volumes mounted, new ones filled from the image. */
-	if (volumes_prepare_start(api, bundle, r.options, &err) < 0) {
-		ct_request_error(req, err.code, "starting container %s: %s", r.name,
-				 ct_error_message(&err));
-		container_record_free(&r);
-		return;
-	}
-
-	/* The client's descriptors: [stdin] stdout stderr, as the request says. */
-	int in_fd = -1, out_fd = -1, err_fd = -1;
-	size_t nfds = ct_request_nfds(req);
-	bool interactive = false;
-	ct_json_get_bool(ct_request_body(req), "interactive", false, &interactive, "request body",
-			 NULL);
-	size_t k = 0;
-	if (interactive && nfds > k)
-		in_fd = ct_request_take_fd(req, k++);
-	if (attach && nfds >= k + 2) {
-		out_fd = ct_request_take_fd(req, k++);
-		err_fd = ct_request_take_fd(req, k++);
-	}
-	int64_t rows = 0, cols = 0;
-	ct_json_get_int(ct_request_body(req), "rows", false, &rows, "request body", NULL);
-	ct_json_get_int(ct_request_body(req), "cols", false, &cols, "request body", NULL);
 	struct start_call *s = xcalloc(1, sizeof(*s));
 	s->api = api;
 	s->req = req;
@@ -631,18 +647,13 @@ static void route_start(struct ct_request *req, void *data)
 	s->name = xstrdup(r.name);
 	s->binary = xstrdup(m->binary);
 	s->options = json_incref(r.options);
-	s->in_fd = in_fd;
-	s->out_fd = out_fd;
-	s->err_fd = err_fd;
+	s->in_fd = s->out_fd = s->err_fd = -1;
 	s->attach = attach;
 	s->ready_fd = -1;
-	snprintf(s->tty_size, sizeof(s->tty_size), "%u,%u",
-		 (unsigned)(rows > 0 && rows < 65536 ? rows : 0),
-		 (unsigned)(cols > 0 && cols < 65536 ? cols : 0));
 	set_starting(r.id, true);
 	container_record_free(&r);
-	/* The container's network namespace, plumbed, before its helper starts. */
-	netattach_start(api, s->id, s->name, s->options, start_networks_ready, s);
+	/* Sized volumes mounted, new ones filled from the image (on a worker). */
+	volumes_prepare_start(api, bundle, s->options, start_volumes_ready, s);
 }
 
 /* ---- calls to a running container's helper -------------------------------- */

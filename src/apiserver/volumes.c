@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -797,11 +798,11 @@ int volumes_ensure(struct apiserver *api, json_t *options, struct ct_error *err)
 	return 0;
 }
 
-/* Fills a volume from the image the first time a container mounts it. */
-static int populate(struct apiserver *api, const char *name, const char *lower,
+/* Fills a volume from the image the first time a container mounts it. Runs on
+ * a worker thread (a large copy would stall the loop): the file system only. */
+static int populate(const char *dir, const char *name, const char *lower,
 		    const char *destination, struct ct_error *err)
 {
-	_cleanup_free_ char *dir = volume_dir(api, name);
 	_cleanup_close_ int dirfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd < 0)
 		return ct_error_errno(err, CT_ERR_INTERNAL, "opening %s", dir);
@@ -823,37 +824,101 @@ static int populate(struct apiserver *api, const char *name, const char *lower,
 	return 0;
 }
 
-int volumes_prepare_start(struct apiserver *api, const char *bundle, json_t *options,
-			  struct ct_error *err)
+struct fill {
+	char *dir, *name, *lower, *destination;
+};
+
+struct prepare {
+	struct fill *fills;
+	size_t n;
+	struct ct_error err;
+	volumes_ready_fn done;
+	void *data;
+};
+
+/* Two starts that share a new volume fill it once: fills run one at a time
+ * and each checks the volume's mark first. */
+static pthread_mutex_t fill_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void prepare_work(void *arg)
 {
+	struct prepare *p = arg;
+
+	pthread_mutex_lock(&fill_lock);
+	for (size_t i = 0; i < p->n; i++)
+		if (populate(p->fills[i].dir, p->fills[i].name, p->fills[i].lower,
+			     p->fills[i].destination, &p->err) < 0)
+			break;
+	pthread_mutex_unlock(&fill_lock);
+}
+
+static void prepare_done(void *arg)
+{
+	struct prepare *p = arg;
+
+	p->done(p->err.code[0] ? &p->err : NULL, p->data);
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->fills[i].dir);
+		free(p->fills[i].name);
+		free(p->fills[i].lower);
+		free(p->fills[i].destination);
+	}
+	free(p->fills);
+	ct_error_clear(&p->err);
+	free(p);
+}
+
+void volumes_prepare_start(struct apiserver *api, const char *bundle, json_t *options,
+			   volumes_ready_fn done, void *data)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	_cleanup_free_ char *config = xasprintf("%s/config.json", bundle);
 	_cleanup_json_ json_t *spec = NULL;
-	json_t *m;
+	struct prepare *p = xcalloc(1, sizeof(*p));
+	json_t *mounts = json_object_get(options, "mounts"), *m;
 	size_t i;
 
-	json_array_foreach (json_object_get(options, "mounts"), i, m) {
+	p->done = done;
+	p->data = data;
+	p->fills = xcalloc(json_array_size(mounts) + 1, sizeof(*p->fills));
+	json_array_foreach (mounts, i, m) {
 		const char *name = json_string_value(json_object_get(m, "name"));
 		const char *dest = json_string_value(json_object_get(m, "destination"));
 		_cleanup_json_ json_t *row = NULL;
 		if (!name)
 			continue;
-		if (volume_db_get(api->db, name, &row, err) < 0)
-			return ct_error_prefix(err, "the container's volume at %s", dest);
-		if (size_limit(json_object_get(row, "options"))) {
-			_cleanup_free_ char *dir = volume_dir(api, name);
-			if (volume_disk_mount(dir, err) < 0)
-				return ct_error_prefix(err, "mounting volume %s", name);
+		if (volume_db_get(api->db, name, &row, &err) < 0) {
+			ct_error_prefix(&err, "the container's volume at %s", dest);
+			goto fail;
+		}
+		_cleanup_free_ char *dir = volume_dir(api, name);
+		if (size_limit(json_object_get(row, "options")) && volume_disk_mount(dir, &err) < 0) {
+			ct_error_prefix(&err, "mounting volume %s", name);
+			goto fail;
 		}
 		if (json_is_true(json_object_get(m, "noCopy")))
+			continue;
+		_cleanup_free_ char *mark = xasprintf("%s/" POPULATED_MARK, dir);
+		if (access(mark, F_OK) == 0)
 			continue;
 		if (!spec)
 			spec = json_load_file(config, 0, NULL);
 		const char *lower = json_string_value(json_object_get(
 		    json_object_get(spec, "annotations"), "org.container.rootfs.lower"));
-		if (populate(api, name, lower, dest, err) < 0)
-			return -1;
+		p->fills[p->n++] = (struct fill){.dir = move_ptr(dir),
+						 .name = xstrdup(name),
+						 .lower = lower ? xstrdup(lower) : NULL,
+						 .destination = xstrdup(dest)};
 	}
-	return 0;
+	if (p->n == 0) {
+		prepare_done(p);
+		return;
+	}
+	if (ct_worker_start(api->loop, prepare_work, prepare_done, p, &err) == 0)
+		return;
+fail:
+	ct_error_move(&p->err, &err);
+	prepare_done(p);
 }
 
 void volumes_remove_anonymous(struct apiserver *api, json_t *options)

@@ -29,9 +29,11 @@ int volumes_check_mounts(struct apiserver *api, json_t *options, struct ct_error
  * mounts name that don't exist yet. On failure nothing it made is left. */
 int volumes_ensure(struct apiserver *api, json_t *options, struct ct_error *err);
 /* container.start: mounts the sized volumes and fills new ones from the image
- * (whose layers the bundle's config.json lists). */
-int volumes_prepare_start(struct apiserver *api, const char *bundle, json_t *options,
-			  struct ct_error *err);
+ * (whose layers the bundle's config.json lists) on a worker thread, then calls
+ * done with NULL or what failed (at once when there is nothing to fill). */
+typedef void (*volumes_ready_fn)(const struct ct_error *err, void *data);
+void volumes_prepare_start(struct apiserver *api, const char *bundle, json_t *options,
+			   volumes_ready_fn done, void *data);
 /* After a container is deleted (with -v, or run with --rm), or its creation
  * failed: deletes its anonymous volumes that no other container uses. */
 void volumes_remove_anonymous(struct apiserver *api, json_t *options);

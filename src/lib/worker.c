@@ -26,6 +26,7 @@ struct worker {
 /* Started and finished on the loop thread only (ct_worker_shutdown runs after
  * the loop has ended), so the list needs no lock. */
 static struct worker *live;
+static bool stopping;
 
 static void unlink_worker(struct worker *w)
 {
@@ -97,10 +98,16 @@ int ct_worker_start(struct ct_loop *loop, void (*work)(void *arg), void (*done)(
 	return 0;
 }
 
+bool ct_worker_stopping(void)
+{
+	return stopping;
+}
+
 size_t ct_worker_shutdown(void)
 {
 	size_t n = 0;
 
+	stopping = true;
 	while (live) {
 		struct worker *w = live;
 		worker_event(w->loop, w->event_fd, EPOLLIN, w);

@@ -5,6 +5,7 @@
 #ifndef CONTAINER_WORKER_H
 #define CONTAINER_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -19,5 +20,8 @@ int ct_worker_start(struct ct_loop *loop, void (*work)(void *arg), void (*done)(
  * is freed: waits for the work still running and calls its done. Returns how
  * many were waited for. */
 size_t ct_worker_shutdown(void);
+/* True while ct_worker_shutdown runs: a done function that would start more
+ * work (with no loop left to finish it) gives up instead. */
+bool ct_worker_stopping(void);
 
 #endif

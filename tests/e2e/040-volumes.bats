@@ -265,6 +265,24 @@ setup() {
 	# An anonymous one as well; a path the image lacks leaves it empty.
 	run_ct run --rm -v /etc -v /nowhere busybox sh -c 'cat /etc/passwd >/dev/null && ls -A /nowhere | wc -l'
 	[ "$output" = 0 ]
+
+	# Two containers started at once on one new volume: it is filled once (on
+	# a worker thread, one fill at a time), and both see the image's files.
+	run_ct create --name fill1 -v shared:/etc busybox ls /etc/passwd
+	run_ct create --name fill2 -v shared:/etc busybox ls /etc/passwd
+	"$CT" start -a fill1 >"$TEST_ROOT/f1" 2>&1 &
+	local a=$!
+	"$CT" start -a fill2 >"$TEST_ROOT/f2" 2>&1 &
+	local b=$!
+	wait "$a"
+	wait "$b"
+	grep -qx /etc/passwd "$TEST_ROOT/f1"
+	grep -qx /etc/passwd "$TEST_ROOT/f2"
+	local f
+	for f in "$TEST_ROOT"/image/etc/*; do
+		[ -e "$VOLUMES/shared/_data/${f##*/}" ]
+	done
+	cmp "$VOLUMES/shared/_data/passwd" "$TEST_ROOT/image/etc/passwd"
 }
 
 @test "copy-up merges the image's layers: upper layers win, whiteouts and opaque folders hide" {
