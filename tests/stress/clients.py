@@ -228,31 +228,26 @@ class Client:
             ok, _, _ = self.run("image pull", "image", "pull", ref)
             self.image = "exists" if ok else MAYBE
 
-    def op_network(self):
-        free = [n for n in self.networks if n.state != GONE and not self.network_in_use(n)]
+    def op_thing(self, kind, things, in_use, missing, most):
+        """Creates or deletes one of the client's networks or volumes (kind);
+        missing is the refusal that says one doesn't exist."""
+        free = [t for t in things if t.state != GONE and not in_use(t)]
         if free and self.rng.random() < 0.5:
-            n = self.rng.choice(free)
-            missing = "no network named" if n.state == MAYBE else None
-            ok, _, r = self.run("network delete", "network", "delete", n.name, settles=missing)
-            n.state = GONE if ok or (missing and missing in r.text()) else MAYBE
-        elif len([n for n in self.networks if n.state != GONE]) < 2:
-            n = Thing(self.new_name("n"))
-            self.networks.append(n)
-            ok, _, _ = self.run("network create", "network", "create", n.name)
-            n.state = "exists" if ok else MAYBE
+            t = self.rng.choice(free)
+            settles = missing if t.state == MAYBE else None
+            ok, _, r = self.run(f"{kind} delete", kind, "delete", t.name, settles=settles)
+            t.state = GONE if ok or (settles and settles in r.text()) else MAYBE
+        elif len([t for t in things if t.state != GONE]) < most:
+            t = Thing(self.new_name(kind[0]))
+            things.append(t)
+            ok, _, _ = self.run(f"{kind} create", kind, "create", t.name)
+            t.state = "exists" if ok else MAYBE
+
+    def op_network(self):
+        self.op_thing("network", self.networks, self.network_in_use, "no network named", 2)
 
     def op_volume(self):
-        free = [v for v in self.volumes if v.state != GONE and not self.volume_in_use(v)]
-        if free and self.rng.random() < 0.5:
-            v = self.rng.choice(free)
-            missing = "no such volume" if v.state == MAYBE else None
-            ok, _, r = self.run("volume delete", "volume", "delete", v.name, settles=missing)
-            v.state = GONE if ok or (missing and missing in r.text()) else MAYBE
-        elif len([v for v in self.volumes if v.state != GONE]) < 3:
-            v = Thing(self.new_name("v"))
-            self.volumes.append(v)
-            ok, _, _ = self.run("volume create", "volume", "create", v.name)
-            v.state = "exists" if ok else MAYBE
+        self.op_thing("volume", self.volumes, self.volume_in_use, "no such volume", 3)
 
     OPS = [  # (weight, method, args)
         (14, "op_run", (True,)),
