@@ -37,6 +37,8 @@ def parse_args():
     p.add_argument("--ops", type=int, help="operations per client")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--fault-interval", type=float, help="mean seconds between faults")
+    p.add_argument("--faults", default=",".join(Faults.KINDS),
+                   help="which processes to kill: " + ",".join(Faults.KINDS))
     a = p.parse_args()
     if a.clients is None:
         a.clients = 4 if a.short else 8
@@ -114,7 +116,12 @@ def main():
 
     # 2. load and faults.
     clients = []
-    faults = Faults(system, random.Random(rng.random()), log, a.fault_interval, clients)
+    kinds = tuple(k for k in a.faults.split(",") if k)
+    unknown = [k for k in kinds if k not in Faults.KINDS]
+    if unknown:
+        say(f"unknown fault kind {unknown[0]} (kinds: {', '.join(Faults.KINDS)})")
+        return 2
+    faults = Faults(system, random.Random(rng.random()), log, a.fault_interval, clients, kinds)
     for n in range(a.clients):
         clients.append(Client(n, system, faults, stats, random.Random(rng.random()),
                               a.registry, log))

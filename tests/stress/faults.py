@@ -17,12 +17,15 @@ APISERVER_GRACE = 1.0
 
 
 class Faults:
-    def __init__(self, system, rng, log, interval, clients):
+    KINDS = ("apiserver", "images", "network", "helper")
+
+    def __init__(self, system, rng, log, interval, clients, kinds=KINDS):
         self.sys = system
         self.rng = rng
         self.log = log
         self.interval = interval
         self.clients = clients
+        self.kinds = kinds
         self.lock = threading.Lock()
         self.windows = []           # [start, end or None]
         self.counts = {}            # kind -> faults injected
@@ -124,10 +127,11 @@ class Faults:
         return False
 
     def inject_one(self):
-        kinds = [(3, self.kill_apiserver, ()),
-                 (2, self.kill_plugin, ("images plugin", "container-core-images.")),
-                 (2, self.kill_plugin, ("network plugin", "container-network-bridge.")),
-                 (4, self.kill_helper, ())]
+        kinds = [(3, self.kill_apiserver, (), "apiserver"),
+                 (2, self.kill_plugin, ("images plugin", "container-core-images."), "images"),
+                 (2, self.kill_plugin, ("network plugin", "container-network-bridge."), "network"),
+                 (4, self.kill_helper, (), "helper")]
+        kinds = [k[:3] for k in kinds if k[3] in self.kinds]
         total = sum(k[0] for k in kinds)
         x = self.rng.uniform(0, total)
         for w, fn, args in kinds:
