@@ -7,7 +7,7 @@ BUILD      ?= build
 CHECK      ?= build-asan
 MESON      ?= meson
 
-.PHONY: all build deps install demo check unit e2e stress bench format clean
+.PHONY: all build deps install demo check unit e2e stress fuzz bench format clean
 
 all: build
 
@@ -53,6 +53,11 @@ stress: deps build $(CHECK)/build.ninja
 	@$(MESON) install -C $(CHECK) --no-rebuild --quiet --destdir $(CURDIR)/$(CHECK)/stage
 	@tests/stress/run $(CHECK)
 
+# libFuzzer targets, FUZZ_SECONDS each (default 60), from the checked-in corpus
+# (tests/fuzz/README.md); T=body picks one.
+fuzz: deps
+	@tests/fuzz/run $(if $(T),$(T))
+
 demo: deps build
 	@scripts/demo.sh $(BUILD)
 
@@ -63,4 +68,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(CHECK)
+	rm -rf $(BUILD) $(CHECK) build-fuzz

@@ -299,6 +299,9 @@ int main(int argc, char **argv)
 
 	api.started_ms = ct_now_monotonic_ms();
 	ct_format_time_now(api.started_at, sizeof(api.started_at));
+	/* Every client holds a connection: the connection limit is a share of
+	 * this one (a host's default soft limit of 1024 would cap it at 768). */
+	ct_raise_nofile_limit();
 	if (!(api.loop = ct_loop_new(&err)) || state_open(db_path, &api.db, &err) < 0 ||
 	    !ct_loop_watch(api.loop, sfd, EPOLLIN, signal_event, &api, &err))
 		goto fail;

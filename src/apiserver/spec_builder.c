@@ -2,6 +2,7 @@
 #include "etc_files.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "util.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define CPU_PERIOD   100000 /* microseconds: --cpus 1.5 is a quota of 150000 */
 
 /* docker's default capability set. */
 static const char *const default_caps[] = {
@@ -119,11 +121,21 @@ static bool list_has(json_t *a, const char *s)
  * adds every capability). */
 static json_t *capabilities(json_t *options, struct ct_error *err)
 {
-	json_t *set = json_array(), *drop = json_object_get(options, "capDrop"),
-	       *add = json_object_get(options, "capAdd"), *v;
+	json_t *drop = json_object_get(options, "capDrop"), *add = json_object_get(options, "capAdd"),
+	       *lists[] = {drop, add}, *set, *v;
 	size_t i;
 	bool drop_all = false;
 
+	/* The names are compared as strings below: a client's [1] would be a NULL. */
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++)
+		json_array_foreach (lists[l], i, v)
+			if (!json_is_string(v)) {
+				ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
+					     "request body: %s[%zu] must be a capability name, not %s",
+					     l == 0 ? "capDrop" : "capAdd", i, ct_json_type_name(v));
+				return NULL;
+			}
+	set = json_array();
 	json_array_foreach (drop, i, v)
 		if (strcasecmp(json_string_value(v), "ALL") == 0)
 			drop_all = true;
@@ -339,6 +351,21 @@ json_t *spec_build(const struct spec_inputs *in, struct ct_error *err)
 	}
 	if ((v = json_object_get(opts, "command")) && json_array_size(v))
 		cmd = v;
+	/* The limits must fit the spec's integers: memory+swap is twice the memory
+	 * limit, the CPU quota is cpus times the period. */
+	json_int_t memory = json_integer_value(json_object_get(opts, "memory"));
+	if (memory > LLONG_MAX / 2) {
+		ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
+			     "--memory %lld: the limit can be at most %lld bytes", (long long)memory,
+			     LLONG_MAX / 2);
+		return NULL;
+	}
+	double cpus = json_number_value(json_object_get(opts, "cpus"));
+	if (!(cpus * CPU_PERIOD < (double)LLONG_MAX)) {
+		ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
+			     "--cpus %g: give at most the number of CPUs the host has", cpus);
+		return NULL;
+	}
 	json_t *args = json_array();
 	if (json_object_get(opts, "init") == json_true()) {
 		json_array_append_new(args, json_string("/dev/init"));
@@ -440,7 +467,7 @@ json_t *spec_build(const struct spec_inputs *in, struct ct_error *err)
 				    json_pack("{s:I, s:I}", "limit", mem, "swap", 2 * mem));
 	}
 	if ((v = json_object_get(opts, "cpus")) && json_number_value(v) > 0) {
-		json_int_t period = 100000;
+		json_int_t period = CPU_PERIOD;
 		json_object_set_new(resources, "cpu",
 				    json_pack("{s:I, s:I}", "quota",
 					      (json_int_t)(json_number_value(v) * period), "period",

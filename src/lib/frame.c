@@ -11,6 +11,10 @@
 #include "json_util.h"
 #include "util.h"
 
+/* What a frame body gets before its bytes arrive; it doubles up to the frame's
+ * length as they do. */
+#define FRAME_BODY_FIRST_ALLOC (64u * 1024)
+
 void ct_close_fds(int *fds, size_t nfds)
 {
 	for (size_t i = 0; i < nfds; i++)
@@ -190,14 +194,24 @@ int ct_frame_read(struct ct_frame_reader *r, int fd, struct ct_error *err)
 						    len, r->max);
 			r->body_len = len;
 			r->body_have = 0;
-			r->body = malloc(len + 1);
+			r->body_cap = len < FRAME_BODY_FIRST_ALLOC ? len : FRAME_BODY_FIRST_ALLOC;
+			r->body = malloc(r->body_cap + 1);
 			if (!r->body)
 				return ct_error_set(err, CT_ERR_INTERNAL, ENOMEM,
 						    "receiving a frame: out of memory");
 		}
 	}
 	while (r->body_have < r->body_len) {
-		ssize_t n = read_chunk(r, fd, r->body + r->body_have, r->body_len - r->body_have, err);
+		if (r->body_have == r->body_cap) {
+			size_t cap = r->body_cap * 2 < r->body_len ? r->body_cap * 2 : r->body_len;
+			char *grown = realloc(r->body, cap + 1);
+			if (!grown)
+				return ct_error_set(err, CT_ERR_INTERNAL, ENOMEM,
+						    "receiving a frame: out of memory");
+			r->body = grown;
+			r->body_cap = cap;
+		}
+		ssize_t n = read_chunk(r, fd, r->body + r->body_have, r->body_cap - r->body_have, err);
 		if (n == -2)
 			return CT_FRAME_AGAIN;
 		if (n < 0)

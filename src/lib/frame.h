@@ -35,7 +35,9 @@ struct ct_frame_reader {
 	uint8_t header[CT_FRAME_HEADER_SIZE];
 	size_t header_have;
 	char *body;
-	size_t body_len, body_have;
+	/* body_cap grows with what arrives: a length prefix alone, however large,
+	 * costs no memory (a peer that promises 4 MiB and stalls holds 64 KiB). */
+	size_t body_len, body_have, body_cap;
 	int fds[CT_FRAME_MAX_FDS];
 	size_t nfds;
 };

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -22,6 +23,36 @@
 /* A client that sends frames faster than we answer gets at most this many handled
  * per wake-up, so one busy client can't starve the others. */
 #define FRAMES_PER_WAKEUP 16
+
+/* New connections taken per wake-up: few enough that a flood of them doesn't push
+ * the requests of connected clients to the back of the line. */
+#define ACCEPTS_PER_WAKEUP 8
+
+/* A client that sends requests but doesn't read the replies: once this much waits
+ * to be sent to it, its requests are left unread (in the socket, where the kernel
+ * bounds them) until it catches up. Without this, each such client could make us
+ * queue max_out_bytes (64 MiB) of replies before we hung up: a few hundred of them
+ * and we are out of memory. */
+#define INPUT_PAUSE_BYTES (256u << 10)
+
+/* A frame that was begun must keep moving: a peer that sends half a frame and
+ * stalls would otherwise hold its connection slot and buffer for ever. Over a Unix
+ * socket a well-behaved peer finishes a 4 MiB frame in milliseconds. */
+#define FRAME_STALL_MS 10000
+#define STALL_SWEEP_MS 1000
+
+/* At the connection limit, a connection that made requests but has been idle this
+ * long may be closed to make room (see conn_eviction_rank). */
+#define IDLE_EVICT_MS 1000
+
+/* When accept fails for want of descriptors, the pending connection stays in the
+ * backlog and the listening socket stays readable: without a pause the loop would
+ * spin on it (and log each failure). */
+#define ACCEPT_PAUSE_MS 100
+
+/* Warnings about misbehaving clients: this many a second, then one line that
+ * counts the rest, so a hostile client can't flood the log. */
+#define CLIENT_WARNINGS_PER_SECOND 10
 
 struct route {
 	char *name;
@@ -44,9 +75,12 @@ struct conn {
 	struct ct_frame_reader reader;
 	struct out_frame *out_head, *out_tail;
 	size_t out_bytes;
-	bool want_out;
+	uint32_t events; /* what the watch asks for */
 	bool closed;
-	int refs;
+	int refs; /* 1 for the connection itself, 1 per request in flight, 1 per event */
+	uint64_t last_active_ms; /* accepted, or bytes last read */
+	uint64_t requests;	 /* well-formed requests it made */
+	uint64_t out_moved_ms;	 /* output queued or last sent */
 	struct ucred peer;
 	struct conn *prev, *next;
 };
@@ -73,7 +107,39 @@ struct ct_server {
 	void *fallback_data;
 	struct conn *conns;
 	size_t nconns;
+	struct ct_timer *stall_sweep;  /* pending while a connection is mid-frame */
+	struct ct_timer *accept_pause; /* pending while accepts are paused */
+	uint64_t warn_second;
+	unsigned warn_count, warn_suppressed;
 };
+
+static void client_warn(struct ct_server *srv, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void client_warn(struct ct_server *srv, const char *fmt, ...)
+{
+	uint64_t second = ct_now_monotonic_ms() / 1000;
+	_cleanup_free_ char *message = NULL;
+	va_list ap;
+
+	if (second != srv->warn_second) {
+		if (srv->warn_suppressed)
+			log_warn("%s: %u more warnings about clients in the last second not shown",
+				 srv->name, srv->warn_suppressed);
+		srv->warn_second = second;
+		srv->warn_count = srv->warn_suppressed = 0;
+	}
+	if (srv->warn_count >= CLIENT_WARNINGS_PER_SECOND) {
+		srv->warn_suppressed++;
+		return;
+	}
+	srv->warn_count++;
+	va_start(ap, fmt);
+	if (vasprintf(&message, fmt, ap) < 0)
+		message = NULL;
+	va_end(ap);
+	log_warn("%s: %s", srv->name, message ? message : fmt);
+}
 
 int ct_server_listen_unix(const char *path, mode_t mode, gid_t gid, struct ct_error *err)
 {
@@ -184,14 +250,19 @@ static void conn_close(struct conn *c)
 	conn_unref(c);
 }
 
+static bool conn_input_paused(const struct conn *c)
+{
+	return c->out_bytes > INPUT_PAUSE_BYTES;
+}
+
 static void conn_update_events(struct conn *c)
 {
-	bool want = c->out_head != NULL;
+	uint32_t events = (conn_input_paused(c) ? 0 : EPOLLIN) | (c->out_head ? EPOLLOUT : 0);
 
-	if (c->closed || want == c->want_out)
+	if (c->closed || events == c->events)
 		return;
-	c->want_out = want;
-	ct_loop_watch_modify(c->srv->loop, c->watch, EPOLLIN | (want ? EPOLLOUT : 0));
+	c->events = events;
+	ct_loop_watch_modify(c->srv->loop, c->watch, events);
 }
 
 /* Returns -1 when the connection was closed. */
@@ -201,7 +272,10 @@ static int conn_flush(struct conn *c)
 
 	while (c->out_head) {
 		struct out_frame *o = c->out_head;
+		size_t before = o->off;
 		int rc = ct_frame_send_some(c->fd, o->buf, o->len, &o->off, o->fds, o->nfds, &err);
+		if (o->off != before)
+			c->out_moved_ms = ct_now_monotonic_ms();
 		if (rc < 0) {
 			log_debug("%s: dropping client (pid %d): %s", c->srv->name, c->peer.pid,
 				  ct_error_message(&err));
@@ -254,10 +328,12 @@ static void conn_send(struct conn *c, json_t *msg, const int *fds, size_t nfds)
 	if (nfds > 0)
 		memcpy(o->fds, fds, nfds * sizeof(int));
 	o->nfds = nfds;
-	if (c->out_tail)
+	if (c->out_tail) {
 		c->out_tail->next = o;
-	else
+	} else {
 		c->out_head = o;
+		c->out_moved_ms = ct_now_monotonic_ms();
+	}
 	c->out_tail = o;
 	c->out_bytes += o->len;
 	if (c->out_bytes > c->srv->opts.max_out_bytes) {
@@ -309,6 +385,7 @@ static void dispatch(struct conn *c, json_t *root, int *fds, size_t nfds)
 	struct ct_request *req = xcalloc(1, sizeof(*req));
 	req->conn = c;
 	c->refs++;
+	c->requests++;
 	req->id = msg.id;
 	req->route = xstrdup(msg.route);
 	req->root = root;
@@ -334,6 +411,83 @@ static void dispatch(struct conn *c, json_t *root, int *fds, size_t nfds)
 	ct_request_error(req, CT_ERR_NOT_FOUND, "unknown route \"%s\"", req->route);
 }
 
+static bool conn_mid_frame(const struct conn *c)
+{
+	return c->reader.header_have > 0 || c->reader.nfds > 0;
+}
+
+static void stall_sweep(struct ct_loop *loop, void *data);
+
+static void stall_sweep_arm(struct ct_server *srv)
+{
+	if (!srv->stall_sweep)
+		srv->stall_sweep = ct_loop_timer(srv->loop, STALL_SWEEP_MS, stall_sweep, srv);
+}
+
+/* Hangs up on peers whose frame has stopped moving (a slowloris on the protocol). */
+static void stall_sweep(struct ct_loop *loop, void *data)
+{
+	struct ct_server *srv = data;
+	uint64_t now = ct_now_monotonic_ms();
+	bool again = false;
+
+	srv->stall_sweep = NULL;
+	for (struct conn *c = srv->conns, *next; c; c = next) {
+		next = c->next;
+		if (!conn_mid_frame(c))
+			continue;
+		if (now - c->last_active_ms < FRAME_STALL_MS) {
+			again = true;
+			continue;
+		}
+		_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+		ct_error_set(&err, CT_ERR_TIMEOUT, ETIMEDOUT,
+			     "frame not completed: no byte of it for %d s", FRAME_STALL_MS / 1000);
+		client_warn(srv, "client pid %d: %s; closing the connection", c->peer.pid,
+			    ct_error_message(&err));
+		send_protocol_error(c, false, 0, &err);
+		conn_close(c);
+	}
+	if (again)
+		stall_sweep_arm(srv);
+}
+
+/* How readily a connection gives up its place at the connection limit; 0: never. */
+static int conn_eviction_rank(const struct conn *c, uint64_t now)
+{
+	bool idle = c->refs == 1 && !c->out_head;
+
+	if (idle && c->requests == 0)
+		return 3; /* connected and never asked for anything */
+	if (idle && now - c->last_active_ms >= IDLE_EVICT_MS)
+		return 2; /* a client's spare connection, unused for a while */
+	if (c->out_head && now - c->out_moved_ms >= FRAME_STALL_MS)
+		return 1; /* not reading its replies */
+	return 0;
+}
+
+/* At the connection limit: the connection to close to make room, if any. A client
+ * waiting for a reply, streaming logs or events at its pace, or between two calls,
+ * is never chosen. Connections that never made a request go first (a flood of new
+ * connections is younger than a client that made its last call a moment ago, so
+ * age alone would pick the client); in a rank, the one idle for longest. */
+static struct conn *conn_eviction_victim(struct ct_server *srv)
+{
+	uint64_t now = ct_now_monotonic_ms();
+	struct conn *best = NULL;
+	int best_rank = 0;
+
+	for (struct conn *c = srv->conns; c; c = c->next) {
+		int rank = conn_eviction_rank(c, now);
+		if (rank > best_rank ||
+		    (rank > 0 && rank == best_rank && c->last_active_ms < best->last_active_ms)) {
+			best = c;
+			best_rank = rank;
+		}
+	}
+	return best;
+}
+
 static void conn_event(struct ct_loop *loop, int fd, uint32_t events, void *data)
 {
 	struct conn *c = data;
@@ -342,8 +496,17 @@ static void conn_event(struct ct_loop *loop, int fd, uint32_t events, void *data
 	c->refs++; /* a handler may close c under us */
 	if ((events & EPOLLOUT) && conn_flush(c) < 0)
 		goto out;
+	if (conn_input_paused(c)) {
+		/* Hang-ups are reported even without EPOLLIN: a peer that is gone will
+		 * never read what is queued. */
+		if (events & (EPOLLHUP | EPOLLERR))
+			conn_close(c);
+		goto out;
+	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		for (int i = 0; i < FRAMES_PER_WAKEUP && !c->closed; i++) {
+		c->last_active_ms = ct_now_monotonic_ms();
+		for (int i = 0; i < FRAMES_PER_WAKEUP && !c->closed && !conn_input_paused(c);
+		     i++) {
 			int rc = ct_frame_read(&c->reader, c->fd, &err);
 			if (rc == CT_FRAME_AGAIN)
 				break;
@@ -353,8 +516,8 @@ static void conn_event(struct ct_loop *loop, int fd, uint32_t events, void *data
 			}
 			if (rc < 0) {
 				/* The stream is out of step: say why, then hang up. */
-				log_warn("%s: client pid %d: %s; closing the connection",
-					 c->srv->name, c->peer.pid, ct_error_message(&err));
+				client_warn(c->srv, "client pid %d: %s; closing the connection",
+					    c->peer.pid, ct_error_message(&err));
 				send_protocol_error(c, false, 0, &err);
 				conn_close(c);
 				break;
@@ -369,6 +532,8 @@ static void conn_event(struct ct_loop *loop, int fd, uint32_t events, void *data
 			}
 			dispatch(c, root, fds, nfds);
 		}
+		if (!c->closed && conn_mid_frame(c))
+			stall_sweep_arm(c->srv);
 	}
 out:
 	conn_unref(c);
@@ -387,16 +552,39 @@ static void refuse(int fd, const char *code, const char *message)
 	close(fd);
 }
 
+static void accept_resume(struct ct_loop *loop, void *data)
+{
+	struct ct_server *srv = data;
+
+	srv->accept_pause = NULL;
+	if (srv->listen_watch)
+		ct_loop_watch_modify(srv->loop, srv->listen_watch, EPOLLIN);
+}
+
+static void accept_pause(struct ct_server *srv)
+{
+	if (srv->accept_pause || !srv->listen_watch)
+		return;
+	ct_loop_watch_modify(srv->loop, srv->listen_watch, 0);
+	srv->accept_pause = ct_loop_timer(srv->loop, ACCEPT_PAUSE_MS, accept_resume, srv);
+}
+
 static void accept_event(struct ct_loop *loop, int lfd, uint32_t events, void *data)
 {
 	struct ct_server *srv = data;
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("%s: accept: %s", srv->name, strerror(errno));
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				client_warn(srv, "accept: %s; not accepting for %d ms",
+					    strerror(errno), ACCEPT_PAUSE_MS);
+				accept_pause(srv);
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+				client_warn(srv, "accept: %s", strerror(errno));
+			}
 			return;
 		}
 		struct ucred cred;
@@ -418,15 +606,34 @@ static void accept_event(struct ct_loop *loop, int lfd, uint32_t events, void *d
 			continue;
 		}
 		if (srv->nconns >= srv->opts.max_conns) {
-			log_warn("%s: refused a client: %zu connections open", srv->name, srv->nconns);
-			refuse(fd, CT_ERR_UNAVAILABLE, "too many connections; try again");
-			continue;
+			/* Idle connections must not lock everyone else out: the one idle for
+			 * longest makes room. */
+			struct conn *victim = conn_eviction_victim(srv);
+			if (!victim) {
+				client_warn(srv, "refused a client: %zu connections open, all busy",
+					    srv->nconns);
+				refuse(fd, CT_ERR_UNAVAILABLE, "too many connections; try again");
+				continue;
+			}
+			client_warn(srv,
+				    "%zu connections open: closing an idle or stuck one (client pid "
+				    "%d) to make room",
+				    srv->nconns, victim->peer.pid);
+			_cleanup_error_ struct ct_error full = CT_ERROR_INIT;
+			ct_error_set(&full, CT_ERR_UNAVAILABLE, 0,
+				     "closed: the server is at its limit of %zu connections and this "
+				     "one was idle or not reading its replies",
+				     srv->opts.max_conns);
+			send_protocol_error(victim, false, 0, &full);
+			conn_close(victim);
 		}
 		struct conn *c = xcalloc(1, sizeof(*c));
 		c->srv = srv;
 		c->fd = fd;
 		c->peer = cred;
 		c->refs = 1;
+		c->events = EPOLLIN;
+		c->last_active_ms = ct_now_monotonic_ms();
 		ct_frame_reader_init(&c->reader, srv->opts.max_frame);
 		c->watch = ct_loop_watch(srv->loop, fd, EPOLLIN, conn_event, c, &err);
 		if (!c->watch) {
@@ -460,6 +667,15 @@ struct ct_server *ct_server_new(struct ct_loop *loop, int listen_fd,
 		srv->opts.max_frame = CT_FRAME_MAX_DEFAULT;
 	if (!srv->opts.max_conns)
 		srv->opts.max_conns = 1024;
+	/* Connections must run out before descriptors do: past the descriptor limit
+	 * every accept fails, and so does everything else the process opens (plugin
+	 * relays, the database). A quarter of the limit stays for those. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		size_t room = rl.rlim_cur > 256 ? rl.rlim_cur - rl.rlim_cur / 4 : rl.rlim_cur / 2;
+		if (srv->opts.max_conns > room)
+			srv->opts.max_conns = room;
+	}
 	if (!srv->opts.max_out_bytes)
 		srv->opts.max_out_bytes = 64u << 20;
 	ct_set_nonblock(listen_fd, true);
@@ -475,6 +691,10 @@ struct ct_server *ct_server_new(struct ct_loop *loop, int listen_fd,
 
 void ct_server_stop_accepting(struct ct_server *srv)
 {
+	if (srv->accept_pause) {
+		ct_loop_timer_cancel(srv->loop, srv->accept_pause);
+		srv->accept_pause = NULL;
+	}
 	if (srv->listen_watch) {
 		ct_loop_unwatch(srv->loop, srv->listen_watch);
 		srv->listen_watch = NULL;
@@ -490,6 +710,8 @@ void ct_server_free(struct ct_server *srv)
 	if (!srv)
 		return;
 	ct_server_stop_accepting(srv);
+	if (srv->stall_sweep)
+		ct_loop_timer_cancel(srv->loop, srv->stall_sweep);
 	while (srv->conns)
 		conn_close(srv->conns);
 	for (size_t i = 0; i < srv->nroutes; i++)

@@ -37,6 +37,9 @@ int ct_write_file_replace(const char *path, const void *data, size_t len, mode_t
 int ct_remove_tree(const char *path, struct ct_error *err);
 
 uint64_t ct_now_monotonic_ms(void);
+/* Raises the soft limit on open descriptors to the hard one (servers that
+ * hold many connections or sockets; containers get their own limits). */
+void ct_raise_nofile_limit(void);
 /* Current time as RFC 3339 UTC with milliseconds: 2026-11-27T22:51:18.123Z. */
 void ct_format_time_now(char *buf, size_t size);
 /* Parses "90s", "5m", "2h", "1d" or plain seconds; returns -1 on a bad value. */

@@ -33,8 +33,8 @@
  * FUZZ_UNPACK_VERBOSE=1 prints each run's outcome (the error, or what was unpacked):
  * run it with -runs=0 over the seeds to see every hostile layer refused.
  *
- * tests/fuzz/README.md has the GNU tar commands that make a seed corpus (plain and
- * hostile layers, raw and gzipped). */
+ * The seed corpus (plain and hostile layers, raw and gzipped) is tests/fuzz/corpus/unpack/,
+ * made by tests/fuzz/make-unpack-seeds.sh; tests/fuzz/run builds and runs this target. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

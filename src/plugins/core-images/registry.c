@@ -51,6 +51,13 @@
 #define DEFAULT_CONNECT_TIMEOUT 30000
 #define DEFAULT_RETRY_DELAY	250
 #define DEFAULT_STALL_TIMEOUT	60000
+/* A transfer slower than this for the whole stall timeout is dropped. One byte a
+ * second (curl's usual floor) lets a registry that trickles a byte every half second
+ * hold a pull for ever; no real layer download is this slow for a minute. */
+#define MIN_TRANSFER_RATE	1024
+/* An attempt that moved less than this counts against the retry budget even though it
+ * made progress, so a registry that hangs up after every few bytes runs out of retries. */
+#define PROGRESS_MIN		(64 * 1024)
 
 enum auth_kind {
 	AUTH_UNKNOWN, /* nothing learned yet: requests go out anonymously */
@@ -111,6 +118,24 @@ static void free_secret(char *s)
 		explicit_bzero(s, strlen(s));
 		free(s);
 	}
+}
+
+/* A positive number of milliseconds from the environment, else 0. */
+static long env_ms(const char *name)
+{
+	const char *v = getenv(name);
+	char *end;
+	long ms;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	ms = strtol(v, &end, 10);
+	if (errno || *end || ms <= 0) {
+		log_warn("ignoring %s=\"%s\": not a positive number of milliseconds", name, v);
+		return 0;
+	}
+	return ms;
 }
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -388,7 +413,9 @@ int registry_client_new(const char *host, const struct registry_options *opts,
 	    opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT;
 	rc->retry_delay_ms = opts->retry_delay_ms > 0 ? opts->retry_delay_ms : DEFAULT_RETRY_DELAY;
 	rc->stall_timeout_ms =
-	    opts->stall_timeout_ms > 0 ? opts->stall_timeout_ms : DEFAULT_STALL_TIMEOUT;
+	    opts->stall_timeout_ms > 0 ? opts->stall_timeout_ms : env_ms(REGISTRY_STALL_TIMEOUT_ENV);
+	if (rc->stall_timeout_ms <= 0)
+		rc->stall_timeout_ms = DEFAULT_STALL_TIMEOUT;
 	rc->user_agent =
 	    xstrdup(opts->user_agent && *opts->user_agent ? opts->user_agent
 							  : "container/" CONTAINER_VERSION);
@@ -626,6 +653,7 @@ struct hop {
 	bool started;
 	bool to_sink;
 	bool failed;
+	bool cut_short; /* an error body past KEEP_BODY_MAX: the rest was not read */
 	struct ct_error err;
 };
 
@@ -767,9 +795,13 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 			return 0;
 		}
 	} else if (h->rs->len + len > KEEP_BODY_MAX) {
-		len = KEEP_BODY_MAX - h->rs->len; /* only quoted in messages: keep the start */
-		if (len == 0)
-			return size * nmemb;
+		/* Only quoted in messages: keep the start and stop reading, or a registry
+		 * that sends an endless error (or redirect) body would hold us for ever. */
+		len = KEEP_BODY_MAX - h->rs->len;
+		if (len == 0) {
+			h->cut_short = true;
+			return 0;
+		}
 	}
 	h->rs->body = realloc(h->rs->body, h->rs->len + len + 1);
 	if (!h->rs->body)
@@ -865,7 +897,7 @@ static int hop_perform(struct registry_client *rc, struct http_req *rq, const ch
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, rc->connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)MIN_TRANSFER_RATE);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (rc->stall_timeout_ms + 999) / 1000);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
@@ -936,6 +968,8 @@ static int hop_perform(struct registry_client *rc, struct http_req *rq, const ch
 	}
 
 	*cc = curl_easy_perform(c);
+	if (*cc == CURLE_WRITE_ERROR && h->cut_short && !h->failed)
+		*cc = CURLE_OK; /* the status, the headers and the start of the body are enough */
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);
 	if (rs->status > 0) {
 		curl_off_t cl = -1;
@@ -1436,8 +1470,13 @@ static int http_request(struct registry_client *rc, struct http_req *rq, struct 
 		}
 		ct_error_clear(&h.err);
 		replayable = !rq->reader || rq->reader->done == 0;
-		if (rq->sink && rq->sink->offset > offset_before)
-			attempt = 0; /* progress: the retry budget is for attempts that made none */
+		/* Progress refills the retry budget, but not a trickle: an attempt that ended
+		 * because the transfer was too slow, or that moved only a few bytes, still
+		 * counts (a registry that hangs up after every few bytes, or sends a byte now
+		 * and then, must not keep a pull going for ever). */
+		if (rq->sink && rq->sink->offset - offset_before >= PROGRESS_MIN &&
+		    cc != CURLE_OPERATION_TIMEDOUT)
+			attempt = 0;
 
 		if (r < 0) {
 			retry = curl_transient(cc, errbuf) && rq->idempotent && replayable &&

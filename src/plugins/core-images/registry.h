@@ -39,6 +39,9 @@
 #define REGISTRY_DEFAULT_CERTS_DIR   "/etc/container/certs.d"
 #define REGISTRY_CERTS_DIR_ENV	     "CONTAINER_CERTS_DIR"
 #define REGISTRY_DEFAULT_MAX_RETRIES 4
+/* The stall timeout when the options leave it 0: for tests and for hosts behind very
+ * slow links (a system property should carry it; see stall_timeout_ms). */
+#define REGISTRY_STALL_TIMEOUT_ENV "CONTAINER_REGISTRY_STALL_TIMEOUT_MS"
 #define REGISTRY_MANIFEST_MAX	     (4 << 20)
 
 struct registry_client;
@@ -61,7 +64,9 @@ struct registry_options {
 	int max_retries;
 	long connect_timeout_ms; /* default 30 s */
 	long retry_delay_ms;	 /* first back-off, doubled each retry (capped at 10 s); 250 ms */
-	/* A transfer that moves no byte for this long is dropped (and retried); 60 s. */
+	/* A transfer that moves less than 1 KiB/s for this long is dropped (and retried; an
+	 * attempt that moved less than 64 KiB or was dropped as too slow uses up a retry even
+	 * when it made progress). 0: $CONTAINER_REGISTRY_STALL_TIMEOUT_MS, else 60 s. */
 	long stall_timeout_ms;
 	const char *user_agent; /* default "container/<version>" */
 };

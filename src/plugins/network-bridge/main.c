@@ -122,18 +122,6 @@ static int parse_args(struct netbridge *nb, int argc, char **argv, struct ct_err
 	return nb_set_domains(nb, move_ptr(domains), err);
 }
 
-/* One reservation socket per published host port: a port range needs many descriptors,
- * so take the whole hard limit. */
-static void raise_nofile_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 static int start(struct netbridge *nb, struct ct_error *err)
 {
 	if (ct_mkdir_p(nb->state_dir, 0700, err) < 0)
@@ -188,7 +176,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROGRAM ": %s\n", ct_error_message(&err));
 		goto out;
 	}
-	raise_nofile_limit();
+	/* One reservation socket per published host port: a port range needs
+	 * many descriptors. */
+	ct_raise_nofile_limit();
 	umask(077);
 	if (start(&nb, &err) < 0) {
 		log_error("%s", ct_error_message(&err));
