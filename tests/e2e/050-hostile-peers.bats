@@ -265,3 +265,23 @@ hostile_pull() {
 	run_ct list -a
 	assert_output_lacks flood
 }
+
+@test "a log that can't be rotated stops growing at its size limit; output is dropped and counted" {
+	start_system
+	import_busybox
+	run_ct create --name stuck busybox yes
+	local id log max=$((10 * 1024 * 1024 + 65536))
+	id=$("$CT" inspect stuck | jq -r '.[0].id')
+	log=$CONTAINER_APP_ROOT/containers/$id/stdio.log
+	# The rotation makes stdio.log.next first: a folder there makes it fail.
+	mkdir "$log.next"
+	run_ct start stuck
+	wait_for 30 bash -c "[ \"\$(stat -c %s '$log' 2>/dev/null || echo 0)\" -ge $((10 * 1024 * 1024)) ]"
+	sleep 1
+	ls -l "$log"*
+	[ "$(stat -c %s "$log")" -le $max ]
+	[ ! -e "$log.1" ]
+	run_ct system logs
+	assert_output_contains "output is being dropped"
+	run_ct delete -f stuck
+}

@@ -117,16 +117,25 @@ static void release_room(struct stdio_log *log)
 	log->allocated = log->size;
 }
 
+/* The new file is made first and renamed into place last: a failure at any
+ * step leaves the current file in use (emit then drops lines past the size
+ * limit rather than let one file grow without bound). */
 static void rotate(struct stdio_log *log)
 {
-	char old[4096];
+	char old[4096], next[4096];
 
 	snprintf(old, sizeof(old), "%s.1", log->path);
-	if (rename(log->path, old) < 0)
-		return;
-	int fd = open(log->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	snprintf(next, sizeof(next), "%s.next", log->path);
+	int fd = open(next, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return;
+	if (rename(log->path, old) < 0 || rename(next, log->path) < 0) {
+		/* When only the second rename failed, the current file is already
+		 * .1; it stays the one written to until a rotation succeeds. */
+		close(fd);
+		unlink(next);
+		return;
+	}
 	release_room(log);
 	close(log->fd);
 	log->fd = fd;
@@ -174,6 +183,15 @@ static void emit(struct stdio_log *log, int stream, const char *line, size_t len
 	memcpy(buf + n, line, len);
 	buf[n + len] = '\n';
 	size_t total = n + len + 1, done = 0;
+	/* A file that could not be rotated keeps its size limit: lines past it
+	 * are dropped (and counted) until a rotation succeeds. */
+	if (log->size >= STDIO_LOG_MAX_BYTES) {
+		rotate(log);
+		if (log->size >= STDIO_LOG_MAX_BYTES) {
+			write_failed(log, EFBIG);
+			return;
+		}
+	}
 	int e = take_room(log, total);
 	if (e) {
 		write_failed(log, e);
