@@ -223,7 +223,8 @@ static void route_create(struct ct_request *req, void *data)
 	 * fails `create` rather than a later `start`. */
 	_cleanup_json_ json_t *options = json_deep_copy(body);
 	if (netattach_check_options(api, options, &err) < 0 ||
-	    volumes_check_mounts(api, options, &err) < 0) {
+	    volumes_check_mounts(api, options, &err) < 0 ||
+	    spec_check_options(options, &err) < 0) {
 		ct_request_fail(req, &err);
 		return;
 	}

@@ -37,6 +37,8 @@ struct dns_host {
 	 * a config file shows within a second. */
 	json_t *domains;
 	uint64_t domains_read_ms;
+	json_t *names; /* {container name: its first address}, see refresh_names */
+	uint64_t names_generation;
 };
 
 #define DOMAINS_MAX_AGE_MS 1000
@@ -64,20 +66,50 @@ void dns_host_forget_domains(struct apiserver *api)
 	}
 }
 
-/* The first address of a container by exact name. */
+/* Every running container's name and first address, rebuilt when an address
+ * is taken or released (alloc_db_generation): a query is a lookup in memory,
+ * not two state.db reads, so a flood of queries costs little. */
+static void refresh_names(struct apiserver *api)
+{
+	struct dns_host *h = api->dns;
+	struct container_record *all = NULL;
+	size_t n = 0;
+	_cleanup_json_ json_t *allocs = NULL;
+	json_t *a;
+	size_t i;
+
+	json_decref(h->names);
+	h->names = json_object();
+	h->names_generation = alloc_db_generation();
+	if (container_db_list(api->db, &all, &n, NULL) < 0 ||
+	    alloc_db_list(api->db, NULL, NULL, &allocs, NULL) < 0) {
+		h->names_generation = 0;
+		container_records_free(all, n);
+		return;
+	}
+	/* Rows come by container, eth0 first: the first one is the address. */
+	_cleanup_json_ json_t *first = json_object();
+	json_array_foreach (allocs, i, a) {
+		const char *id = json_string_value(json_object_get(a, "containerId"));
+		if (id && !json_object_get(first, id))
+			json_object_set(first, id, json_object_get(a, "address"));
+	}
+	for (i = 0; i < n; i++) {
+		json_t *addr = json_object_get(first, all[i].id);
+		if (addr)
+			json_object_set(h->names, all[i].name, addr);
+	}
+	container_records_free(all, n);
+}
+
 static bool container_address(struct apiserver *api, const char *name, struct in_addr *out)
 {
-	struct container_record r;
-	_cleanup_json_ json_t *allocs = NULL;
+	struct dns_host *h = api->dns;
 
-	if (container_db_find(api->db, name, &r, NULL) < 0)
-		return false;
-	bool exact = strcmp(r.name, name) == 0;
-	if (exact && alloc_db_list(api->db, NULL, r.id, &allocs, NULL) < 0)
-		exact = false;
-	container_record_free(&r);
-	const char *addr = json_string_value(json_object_get(json_array_get(allocs, 0), "address"));
-	return exact && addr && inet_pton(AF_INET, addr, out) == 1;
+	if (h->names_generation != alloc_db_generation())
+		refresh_names(api);
+	const char *addr = json_string_value(json_object_get(h->names, name));
+	return addr && inet_pton(AF_INET, addr, out) == 1;
 }
 
 static int lookup(void *data, const char *name, int qtype, struct dns_answer *out)
@@ -138,6 +170,7 @@ void dns_host_stop(struct apiserver *api)
 		return;
 	dns_server_free(api->dns->server);
 	json_decref(api->dns->domains);
+	json_decref(api->dns->names);
 	free(api->dns);
 	api->dns = NULL;
 }

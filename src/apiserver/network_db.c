@@ -142,8 +142,17 @@ int network_db_delete(struct state_db *db, const char *name, struct ct_error *er
 		       : 0;
 }
 
+/* Bumped by every change to ip_allocations (this process is its only writer). */
+static uint64_t alloc_generation = 1;
+
+uint64_t alloc_db_generation(void)
+{
+	return alloc_generation;
+}
+
 int alloc_db_insert(struct state_db *db, json_t *a, struct ct_error *err)
 {
+	alloc_generation++;
 	_cleanup_free_ char *ports = json_dumps(json_object_get(a, "ports") ?: json_array(),
 						JSON_COMPACT);
 	const char *args[] = {str(a, "network"),   str(a, "address"),	    str(a, "containerId"),
@@ -190,6 +199,7 @@ int alloc_db_delete(struct state_db *db, const char *container_id, const char *n
 {
 	const char *args[] = {container_id, network ?: "", NULL};
 
+	alloc_generation++;
 	return change(db,
 		      "DELETE FROM ip_allocations WHERE container_id = ?1 AND "
 		      "(?2 = '' OR network = ?2)",

@@ -8,6 +8,7 @@
 #define CONTAINER_NETWORK_DB_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "error.h"
 #include "state.h"
@@ -19,6 +20,8 @@ int network_db_list(struct state_db *db, json_t **out, struct ct_error *err);
 int network_db_delete(struct state_db *db, const char *name, struct ct_error *err);
 
 int alloc_db_insert(struct state_db *db, json_t *allocation, struct ct_error *err);
+/* Changes whenever an address is taken or released: for caches of addresses. */
+uint64_t alloc_db_generation(void);
 int alloc_db_set_ports(struct state_db *db, const char *container_id, const char *network,
 		       json_t *ports, struct ct_error *err);
 /* Filters may be NULL. Ordered by container, then the interface name. */

@@ -17,6 +17,9 @@
  *   noread      requests pipelined as fast as the server takes them, replies
  *               never read, the connection held
  *   idle        as many idle connections as the descriptor limit allows, held
+ *   dns         bursts of 256 UDP queries for <random>.test to the API server's
+ *               DNS server ($CONTAINER_DNS_ADDRESS, default 127.0.0.1:2053), as
+ *               fast as the socket takes them, replies never read
  *   all         everything above
  *
  * K attacker threads each run the mix for S seconds. Meanwhile the main thread
@@ -36,6 +39,7 @@
  *    "attack":{…same…}, "fds":{"idle":…, "after":…}}
  * Exit status: 0 when every ping was answered in time (and, with --pid, the
  * descriptors came back to the idle level), 1 otherwise, 2 on usage errors. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -70,11 +74,12 @@ enum attack {
 	ATTACK_DISCONNECT,
 	ATTACK_NOREAD,
 	ATTACK_IDLE,
+	ATTACK_DNS,
 	ATTACK_COUNT,
 };
 
 static const char *const attack_names[ATTACK_COUNT] = {
-    "garbage", "half", "huge", "fds", "midclose", "disconnect", "noread", "idle",
+    "garbage", "half", "huge", "fds", "midclose", "disconnect", "noread", "idle", "dns",
 };
 
 #define FDS_PER_FRAME 200 /* under the kernel's SCM_MAX_FD (253) */
@@ -357,6 +362,45 @@ static void attack_idle(struct attacker *a, int share)
 
 static int idle_share;
 
+/* A query for <8 random letters>.test, type A (RFC 1035 4.1). */
+static size_t dns_query(unsigned *seed, unsigned char *q)
+{
+	static const unsigned char header[12] = {0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+	size_t n = sizeof(header);
+
+	memcpy(q, header, n);
+	q[0] = (unsigned char)rand_r(seed);
+	q[1] = (unsigned char)rand_r(seed);
+	q[n++] = 8;
+	for (int i = 0; i < 8; i++)
+		q[n++] = (unsigned char)('a' + rand_r(seed) % 26);
+	memcpy(q + n, "\4test\0\0\1\0\1", 10);
+	return n + 10;
+}
+
+static void attack_dns(struct attacker *a)
+{
+	const char *spec = getenv("CONTAINER_DNS_ADDRESS") ?: "127.0.0.1:2053";
+	const char *colon = strrchr(spec, ':');
+	struct sockaddr_in to = {.sin_family = AF_INET,
+				 .sin_port = htons(colon ? (uint16_t)atoi(colon + 1) : 2053)};
+	char host[64];
+	unsigned char q[64];
+
+	snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - spec) : (int)strlen(spec), spec);
+	if (inet_pton(AF_INET, host, &to.sin_addr) != 1)
+		return;
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return;
+	for (int i = 0; i < 256 && !atomic_load(&stop); i++) {
+		size_t len = dns_query(&a->seed, q);
+		if (sendto(fd, q, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0 &&
+		    errno == EAGAIN)
+			usleep(100);
+	}
+}
+
 static void attack_once(struct attacker *a, enum attack which)
 {
 	switch (which) {
@@ -380,6 +424,9 @@ static void attack_once(struct attacker *a, enum attack which)
 		break;
 	case ATTACK_NOREAD:
 		attack_noread(a);
+		break;
+	case ATTACK_DNS:
+		attack_dns(a);
 		break;
 	default:
 		break;

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
+#include <inttypes.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -16,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1479,7 +1483,683 @@ static void test_request_outlives_server(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-#define SERVER_TEST(f) cmocka_unit_test_setup_teardown(f, start_server, stop_server)
+/* Hostile clients, against a server in this process whose loop the test drives:
+ * eviction at the connection limit, input pause for clients that don't read their
+ * replies, half frames, accepts per wake-up and the client-warning rate limit.
+ * The server's thresholds are not exported; these mirror server.c. */
+#define IDLE_EVICT_MS		   1000
+#define INPUT_PAUSE_BYTES	   (256u << 10)
+#define FRAME_STALL_MS		   10000
+#define ACCEPTS_PER_WAKEUP	   8
+#define CLIENT_WARNINGS_PER_SECOND 10
+
+/* How long to wait for something the server does at once: a bound that only a
+ * broken server misses, even on a loaded machine. */
+#define HOSTILE_WAIT_MS	    30000
+#define HOSTILE_CLIENTS_MAX 40
+#define HOSTILE_HELD_MAX    8
+#define PAUSE_REPLY_KIB	    64
+#define PAUSE_REQUESTS	    128 /* 8 MiB of replies: far more than socket buffers hold */
+
+struct hostile {
+	char dir[32];
+	char *path;
+	struct ct_loop *loop;
+	struct ct_server *srv;
+	struct ct_request *held[HOSTILE_HELD_MAX];
+	size_t nheld;
+	unsigned big_dispatched; /* requests that reached route_counted_big */
+	struct ct_client clients[HOSTILE_CLIENTS_MAX];
+	size_t nclients;
+	enum ct_log_level saved_level;
+	/* The client side of a greedy client catching up (test_input_pause). */
+	struct ct_frame_reader drain;
+	int64_t drain_next_id;
+	bool drain_broken;
+};
+
+static int hostile_setup(void **state)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct hostile *h = xcalloc(1, sizeof(*h));
+
+	snprintf(h->dir, sizeof(h->dir), "/tmp/ct-test-hostile-XXXXXX");
+	for (size_t i = 0; i < HOSTILE_CLIENTS_MAX; i++)
+		h->clients[i].fd = -1;
+	ct_frame_reader_init(&h->drain, 0);
+	*state = h;
+	if (!mkdtemp(h->dir))
+		return -1;
+	h->path = xasprintf("%s/s.sock", h->dir);
+	h->loop = ct_loop_new(&err);
+	if (!h->loop) {
+		fprintf(stderr, "# %s\n", ct_error_message(&err));
+		return -1;
+	}
+	/* Evictions and dropped clients are what these tests provoke: keep stderr for
+	 * errors. */
+	h->saved_level = ct_log_get_level();
+	ct_log_set_level(CT_LOG_ERROR);
+	return 0;
+}
+
+static int hostile_teardown(void **state)
+{
+	struct hostile *h = *state;
+
+	/* Held requests are finished first, while their connections still exist;
+	 * LeakSanitizer checks that everything else goes with the server. */
+	for (size_t i = 0; i < h->nheld; i++)
+		if (h->held[i])
+			ct_request_error(h->held[i], CT_ERR_CANCELLED, "test over");
+	ct_server_free(h->srv);
+	ct_loop_free(h->loop);
+	for (size_t i = 0; i < HOSTILE_CLIENTS_MAX; i++)
+		ct_client_close(&h->clients[i]);
+	ct_frame_reader_reset(&h->drain);
+	if (h->path)
+		unlink(h->path);
+	rmdir(h->dir);
+	free(h->path);
+	ct_log_set_level(h->saved_level);
+	free(h);
+	return 0;
+}
+
+/* Keeps the request unanswered until the test finishes it. */
+static void route_hold_many(struct ct_request *req, void *data)
+{
+	struct hostile *h = data;
+
+	if (h->nheld == HOSTILE_HELD_MAX) {
+		ct_request_error(req, CT_ERR_INTERNAL, "test holds too many requests");
+		return;
+	}
+	h->held[h->nheld++] = req;
+}
+
+static void route_counted_big(struct ct_request *req, void *data)
+{
+	struct hostile *h = data;
+
+	h->big_dispatched++;
+	ct_request_reply(req, blob(PAUSE_REPLY_KIB), NULL, 0);
+}
+
+static void hostile_serve(struct hostile *h, const struct ct_server_options *opts)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+
+	int lfd = ct_server_listen_unix(h->path, 0600, (gid_t)-1, &err);
+	if (lfd < 0)
+		fail_msg("%s", ct_error_message(&err));
+	h->srv = ct_server_new(h->loop, lfd, opts, &err);
+	if (!h->srv)
+		fail_msg("%s", ct_error_message(&err));
+	ct_server_route(h->srv, "echo", route_echo, NULL);
+	ct_server_route(h->srv, "hold", route_hold_many, h);
+	ct_server_route(h->srv, "big", route_counted_big, h);
+}
+
+static struct ct_client *hostile_connect(struct hostile *h)
+{
+	assert_true(h->nclients < HOSTILE_CLIENTS_MAX);
+	struct ct_client *c = &h->clients[h->nclients++];
+	connect_client(c, h->path);
+	return c;
+}
+
+static void send_request(struct ct_client *c, const char *route, int64_t id)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	_cleanup_json_ json_t *req = ct_msg_request(route, id, NULL);
+
+	if (ct_frame_send(c->fd, req, NULL, 0, &err) < 0)
+		fail_msg("sending %s: %s", route, ct_error_message(&err));
+}
+
+/* Something to read, or a hang-up. */
+static bool fd_ready(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	return poll(&pfd, 1, 0) == 1;
+}
+
+struct waiter {
+	bool (*cond)(struct hostile *h, const void *arg);
+	struct hostile *h;
+	const void *arg;
+	uint64_t deadline;
+	bool met;
+};
+
+static void wait_tick(struct ct_loop *loop, void *data)
+{
+	struct waiter *w = data;
+
+	if (w->cond(w->h, w->arg)) {
+		w->met = true;
+		ct_loop_quit(loop);
+	} else if (ct_now_monotonic_ms() >= w->deadline) {
+		ct_loop_quit(loop);
+	} else {
+		ct_loop_timer(loop, 5, wait_tick, w);
+	}
+}
+
+/* Runs the server's loop until cond holds (true) or HOSTILE_WAIT_MS pass (false).
+ * No timer is left behind either way. */
+static bool run_until(struct hostile *h, bool (*cond)(struct hostile *h, const void *arg),
+		      const void *arg)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct waiter w = {
+	    .cond = cond, .h = h, .arg = arg, .deadline = ct_now_monotonic_ms() + HOSTILE_WAIT_MS};
+
+	ct_loop_timer(h->loop, 0, wait_tick, &w);
+	assert_int_equal(ct_loop_run(h->loop, &err), 0);
+	return w.met;
+}
+
+/* One turn of the loop: the 0 ms timer runs after this round's events. */
+static void run_one_round(struct ct_loop *loop)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+
+	ct_loop_timer(loop, 0, quit_loop, NULL);
+	assert_int_equal(ct_loop_run(loop, &err), 0);
+}
+
+static void run_rounds(struct ct_loop *loop, int n)
+{
+	for (int i = 0; i < n; i++)
+		run_one_round(loop);
+}
+
+static bool client_ready(struct hostile *h, const void *arg)
+{
+	return fd_ready(((const struct ct_client *)arg)->fd);
+}
+
+static bool held_enough(struct hostile *h, const void *arg)
+{
+	return h->nheld >= *(const size_t *)arg;
+}
+
+static bool connections_are(struct hostile *h, const void *arg)
+{
+	return ct_server_connections(h->srv) == *(const size_t *)arg;
+}
+
+static void wait_ready(struct hostile *h, struct ct_client *c)
+{
+	if (!run_until(h, client_ready, c))
+		fail_msg("nothing came on fd %d within %d ms", c->fd, HOSTILE_WAIT_MS);
+}
+
+static void wait_held(struct hostile *h, size_t n)
+{
+	if (!run_until(h, held_enough, &n))
+		fail_msg("%zu requests held, expected %zu", h->nheld, n);
+}
+
+static void wait_connections(struct hostile *h, size_t n)
+{
+	if (!run_until(h, connections_are, &n))
+		fail_msg("%zu connections, expected %zu", ct_server_connections(h->srv), n);
+}
+
+/* The next frame on c, described in one line ("reply 3", "error timeout (no id):
+ * message"). A failed assertion skips cleanup attributes, and memory it strands
+ * would be inherited by every later server child (whose leak check would fail):
+ * so the frame is freed here, before anything is asserted about it. */
+static void next_frame(struct hostile *h, struct ct_client *c, char *out, size_t size)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct ct_msg m;
+
+	wait_ready(h, c);
+	json_t *msg = raw_recv(c->fd);
+	if (ct_msg_parse(msg, &m, &err) < 0)
+		snprintf(out, size, "unparsable: %s", ct_error_message(&err));
+	else if (m.kind == CT_MSG_REPLY)
+		snprintf(out, size, "reply %" PRId64, m.id);
+	else if (m.kind == CT_MSG_ERROR && m.has_id)
+		snprintf(out, size, "error %s (id %" PRId64 "): %s", m.error_code, m.id,
+			 m.error_message);
+	else if (m.kind == CT_MSG_ERROR)
+		snprintf(out, size, "error %s (no id): %s", m.error_code, m.error_message);
+	else
+		snprintf(out, size, "a frame of kind %d", (int)m.kind);
+	json_decref(msg);
+}
+
+static void expect_reply(struct hostile *h, struct ct_client *c, int64_t id)
+{
+	char got[512], want[64];
+
+	next_frame(h, c, got, sizeof(got));
+	snprintf(want, sizeof(want), "reply %" PRId64, id);
+	if (strcmp(got, want) != 0)
+		fail_msg("expected %s, got %s", want, got);
+}
+
+/* The server said why (an error frame without an id), then hung up. */
+static void expect_closed(struct hostile *h, struct ct_client *c, const char *code,
+			  const char *needle)
+{
+	char got[512], prefix[64];
+	json_t *msg = NULL;
+	struct ct_error err = CT_ERROR_INIT;
+
+	next_frame(h, c, got, sizeof(got));
+	snprintf(prefix, sizeof(prefix), "error %s (no id): ", code);
+	if (strncmp(got, prefix, strlen(prefix)) != 0 || !strstr(got, needle))
+		fail_msg("expected %s...%s..., got %s", prefix, needle, got);
+	int rc = ct_frame_recv(c->fd, 0, 5000, &msg, NULL, NULL, &err);
+	json_decref(msg);
+	bool closed = rc < 0 && ct_error_is(&err, CT_ERR_UNAVAILABLE);
+	ct_error_clear(&err);
+	if (!closed)
+		fail_msg("the connection stayed open after \"%s\"", got);
+	ct_client_close(c);
+}
+
+/* Which of the clients have something to read or were hung up on. */
+static void assert_only_ready(struct ct_client *const *ready, struct ct_client *const *quiet)
+{
+	for (; ready && *ready; ready++)
+		if (!fd_ready((*ready)->fd))
+			fail_msg("client on fd %d was expected to be closed, but is not",
+				 (*ready)->fd);
+	for (; quiet && *quiet; quiet++)
+		if (fd_ready((*quiet)->fd))
+			fail_msg("client on fd %d was closed or sent something", (*quiet)->fd);
+}
+
+/* At the connection limit a new client makes room by closing, in this order: a
+ * connection that never made a request (even when younger than the others), then
+ * the one idle for longest of those idle for IDLE_EVICT_MS; never one with a
+ * request in flight, however long it has waited. When nothing can go, the new
+ * client is told so. */
+static void test_evict_order(void **state)
+{
+	struct hostile *h = *state;
+	struct ct_server_options opts = {.name = "evict", .allowed_gid = (gid_t)-1, .max_conns = 3};
+
+	hostile_serve(h, &opts);
+
+	/* A request in flight for the whole test. */
+	struct ct_client *busy = hostile_connect(h);
+	send_request(busy, "hold", 1);
+	wait_held(h, 1);
+
+	/* A spare connection: one call, then idle for longer than IDLE_EVICT_MS (the
+	 * server last read from it before the reply came). */
+	struct ct_client *spare = hostile_connect(h);
+	send_request(spare, "echo", 2);
+	expect_reply(h, spare, 2);
+	run_for(h->loop, IDLE_EVICT_MS + 200);
+
+	/* Connected after the spare went idle, and silent: younger, yet closed first. */
+	struct ct_client *silent = hostile_connect(h);
+	wait_connections(h, 3);
+
+	/* The eviction happens at the accept, before the newcomer's request is read:
+	 * once it has its reply, the closed connection has its error frame. */
+	struct ct_client *second = hostile_connect(h);
+	send_request(second, "echo", 3);
+	expect_reply(h, second, 3);
+	assert_only_ready((struct ct_client *[]){silent, NULL},
+			  (struct ct_client *[]){busy, spare, NULL});
+	expect_closed(h, silent, CT_ERR_UNAVAILABLE, "at its limit of 3 connections");
+	assert_int_equal(ct_server_connections(h->srv), 3);
+
+	/* Full again: the spare goes. The client just served (younger, whether or not
+	 * it has been idle IDLE_EVICT_MS yet) and the busy one stay. */
+	struct ct_client *third = hostile_connect(h);
+	send_request(third, "echo", 4);
+	expect_reply(h, third, 4);
+	assert_only_ready((struct ct_client *[]){spare, NULL},
+			  (struct ct_client *[]){busy, second, NULL});
+	expect_closed(h, spare, CT_ERR_UNAVAILABLE, "at its limit of 3 connections");
+	assert_int_equal(ct_server_connections(h->srv), 3);
+
+	/* Every connection waits for a reply, each for longer than IDLE_EVICT_MS: a
+	 * new client is refused and none is closed. */
+	send_request(second, "hold", 5);
+	send_request(third, "hold", 6);
+	wait_held(h, 3);
+	run_for(h->loop, IDLE_EVICT_MS + 200);
+	struct ct_client *refused = hostile_connect(h);
+	expect_closed(h, refused, CT_ERR_UNAVAILABLE, "too many connections");
+	assert_int_equal(ct_server_connections(h->srv), 3);
+	for (size_t i = 0; i < h->nheld; i++)
+		assert_true(ct_request_alive(h->held[i]));
+	assert_only_ready(NULL, (struct ct_client *[]){busy, second, third, NULL});
+
+	/* Answered late, the replies still reach their clients. */
+	for (size_t i = 0; i < h->nheld; i++) {
+		ct_request_reply(h->held[i], json_object(), NULL, 0);
+		h->held[i] = NULL;
+	}
+	expect_reply(h, busy, 1);
+	expect_reply(h, second, 5);
+	expect_reply(h, third, 6);
+}
+
+/* Reads what the greedy client has been sent, checking the replies come in order. */
+static void drain_event(struct ct_loop *loop, int fd, uint32_t events, void *data)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct hostile *h = data;
+
+	for (;;) {
+		int rc = ct_frame_read(&h->drain, fd, &err);
+		if (rc == CT_FRAME_AGAIN)
+			return;
+		json_t *msg = NULL;
+		struct ct_msg m;
+		if (rc != CT_FRAME_READY || ct_frame_take(&h->drain, &msg, NULL, NULL, &err) < 0 ||
+		    ct_msg_parse(msg, &m, &err) < 0 || m.kind != CT_MSG_REPLY ||
+		    m.id != h->drain_next_id) {
+			h->drain_broken = true;
+			json_decref(msg);
+			ct_loop_quit(loop);
+			return;
+		}
+		h->drain_next_id++;
+		json_decref(msg);
+	}
+}
+
+static bool drained(struct hostile *h, const void *arg)
+{
+	return h->drain_broken || h->drain_next_id > *(const int64_t *)arg;
+}
+
+/* A client that sends requests but doesn't read the replies: once more than
+ * INPUT_PAUSE_BYTES of replies wait for it the server stops reading from it (its
+ * requests stay in the socket, undispatched), serves everyone else, and takes it
+ * up again when it catches up. */
+static void test_input_pause(void **state)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct hostile *h = *state;
+	struct ct_server_options opts = {.name = "pause", .allowed_gid = (gid_t)-1};
+	int sndbuf = 0, unread = 0;
+	socklen_t optlen = sizeof(sndbuf);
+	char *reply_buf = NULL;
+	size_t reply_len = 0;
+
+	hostile_serve(h, &opts);
+	/* The size of one reply on the wire. */
+	json_t *reply = ct_msg_reply(PAUSE_REQUESTS, blob(PAUSE_REPLY_KIB));
+	int rc = ct_frame_encode(reply, SIZE_MAX, &reply_buf, &reply_len, &err);
+	json_decref(reply);
+	free(reply_buf);
+	assert_int_equal(rc, 0);
+
+	struct ct_client *greedy = hostile_connect(h);
+	struct ct_client *other = hostile_connect(h);
+	/* A few KiB of requests asking for 8 MiB of replies, all at once. */
+	for (int64_t id = 1; id <= PAUSE_REQUESTS; id++)
+		send_request(greedy, "big", id);
+	send_request(other, "echo", 1);
+	expect_reply(h, other, 1);
+	/* Rounds, not time: unpaused, these would dispatch all the requests. */
+	run_rounds(h->loop, PAUSE_REQUESTS);
+
+	unsigned paused_at = h->big_dispatched;
+	assert_true(paused_at > 0);
+	if (paused_at >= PAUSE_REQUESTS)
+		fail_msg("all %u requests dispatched to a client that reads nothing", paused_at);
+	/* What stopped it is the queue, not the socket: at most what the kernel holds
+	 * (SO_SNDBUF, and one more message over it), INPUT_PAUSE_BYTES, and the reply
+	 * that went over. */
+	assert_int_equal(getsockopt(greedy->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &optlen), 0);
+	if ((size_t)paused_at * reply_len > 2 * (size_t)sndbuf + INPUT_PAUSE_BYTES + 2 * reply_len)
+		fail_msg("%u replies of %zu bytes queued or sent before the pause (SO_SNDBUF %d)",
+			 paused_at, reply_len, sndbuf);
+	/* Its remaining requests are still in its socket. */
+	assert_int_equal(ioctl(greedy->fd, SIOCOUTQ, &unread), 0);
+	assert_true(unread > 0);
+
+	/* Others are served meanwhile; the greedy client still is not read. */
+	send_request(other, "echo", 2);
+	expect_reply(h, other, 2);
+	run_rounds(h->loop, PAUSE_REQUESTS);
+	assert_int_equal(h->big_dispatched, paused_at);
+	assert_int_equal(ct_server_connections(h->srv), 2);
+
+	/* It reads: every request is answered, in order. */
+	const int64_t last = PAUSE_REQUESTS;
+	h->drain_next_id = 1;
+	struct ct_watch *w = ct_loop_watch(h->loop, greedy->fd, EPOLLIN, drain_event, h, &err);
+	assert_non_null(w);
+	bool done = run_until(h, drained, &last);
+	ct_loop_unwatch(h->loop, w);
+	assert_false(h->drain_broken);
+	if (!done)
+		fail_msg("%" PRId64 " of %d replies after the client caught up",
+			 h->drain_next_id - 1, PAUSE_REQUESTS);
+	assert_int_equal(h->big_dispatched, PAUSE_REQUESTS);
+	send_request(greedy, "echo", PAUSE_REQUESTS + 1);
+	expect_reply(h, greedy, PAUSE_REQUESTS + 1);
+}
+
+/* Sends one more byte of a frame every 2 s: slow, but moving. */
+struct trickle {
+	struct ct_client *c;
+	const char *buf;
+	size_t off, stop;
+	struct ct_timer *timer;
+};
+
+static void trickle_tick(struct ct_loop *loop, void *data)
+{
+	struct trickle *t = data;
+
+	t->timer = NULL;
+	if (t->off >= t->stop)
+		return;
+	if (write(t->c->fd, t->buf + t->off, 1) == 1)
+		t->off++;
+	t->timer = ct_loop_timer(loop, 2000, trickle_tick, t);
+}
+
+static bool stalled_closed(struct hostile *h, const void *arg)
+{
+	struct ct_client *const *c = arg;
+
+	return fd_ready(c[0]->fd) && fd_ready(c[1]->fd);
+}
+
+/* A frame begun must keep moving: a client that sends part of one and stalls is
+ * closed once FRAME_STALL_MS pass with no byte of it (there is no option to make
+ * that shorter, so this test takes about 11 s). Idle clients between frames, and
+ * one whose frame arrives slowly but steadily, are left alone. */
+static void test_half_frame_timeout(void **state)
+{
+	struct hostile *h = *state;
+	struct ct_server_options opts = {.name = "stall", .allowed_gid = (gid_t)-1};
+	const char *body = "{\"route\":\"echo\",\"id\":7,\"body\":{\"k\":\"trickled\"}}";
+	size_t len = strlen(body);
+	uint8_t frame[128] = {len >> 24, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff};
+
+	assert_true(len + 4 <= sizeof(frame));
+	memcpy(frame + 4, body, len);
+	hostile_serve(h, &opts);
+
+	/* Made a call and went quiet between frames. */
+	struct ct_client *idle = hostile_connect(h);
+	send_request(idle, "echo", 1);
+	expect_reply(h, idle, 1);
+
+	uint64_t start = ct_now_monotonic_ms();
+	struct ct_client *stalled[2];
+	/* The header and half the body. */
+	stalled[0] = hostile_connect(h);
+	raw_write(stalled[0]->fd, frame, 4 + len / 2);
+	/* Half a header. */
+	stalled[1] = hostile_connect(h);
+	raw_write(stalled[1]->fd, frame, 2);
+	/* The header and a few bytes, then a byte every 2 s, never the last one. */
+	struct trickle t = {
+	    .c = hostile_connect(h), .buf = (const char *)frame, .off = 10, .stop = 4 + len - 1};
+	raw_write(t.c->fd, frame, t.off);
+	t.timer = ct_loop_timer(h->loop, 2000, trickle_tick, &t);
+
+	bool closed = run_until(h, stalled_closed, stalled);
+	uint64_t waited = ct_now_monotonic_ms() - start;
+	if (t.timer)
+		ct_loop_timer_cancel(h->loop, t.timer);
+	if (!closed)
+		fail_msg("stalled clients still connected after %llu ms",
+			 (unsigned long long)waited);
+	/* Never before the stall limit: the server last read from them after start. */
+	if (waited < FRAME_STALL_MS)
+		fail_msg("stalled clients closed after %llu ms", (unsigned long long)waited);
+	expect_closed(h, stalled[0], CT_ERR_TIMEOUT, "frame not completed");
+	expect_closed(h, stalled[1], CT_ERR_TIMEOUT, "frame not completed");
+	wait_connections(h, 2);
+	assert_false(fd_ready(idle->fd));
+	assert_false(fd_ready(t.c->fd));
+	assert_true(t.off > 10);
+
+	/* The slow frame completes and is answered; the idle client still works. */
+	raw_write(t.c->fd, frame + t.off, 4 + len - t.off);
+	expect_reply(h, t.c, 7);
+	send_request(idle, "echo", 2);
+	expect_reply(h, idle, 2);
+}
+
+/* A crowd in the backlog is taken ACCEPTS_PER_WAKEUP at a time, and each is served. */
+static void test_accepts_per_wakeup(void **state)
+{
+	struct hostile *h = *state;
+	struct ct_server_options opts = {.name = "accepts", .allowed_gid = (gid_t)-1};
+	enum { N = 2 * ACCEPTS_PER_WAKEUP + 4 };
+	struct ct_client *c[N];
+
+	hostile_serve(h, &opts);
+	/* A Unix socket connect completes into the backlog: all are waiting before
+	 * the loop first runs. */
+	for (int i = 0; i < N; i++)
+		c[i] = hostile_connect(h);
+	run_one_round(h->loop);
+	assert_int_equal(ct_server_connections(h->srv), ACCEPTS_PER_WAKEUP);
+	run_one_round(h->loop);
+	assert_int_equal(ct_server_connections(h->srv), 2 * ACCEPTS_PER_WAKEUP);
+	run_one_round(h->loop);
+	assert_int_equal(ct_server_connections(h->srv), N);
+	for (int i = 0; i < N; i++)
+		send_request(c[i], "echo", i + 1);
+	for (int i = 0; i < N; i++)
+		expect_reply(h, c[i], i + 1);
+}
+
+static bool all_ready(struct hostile *h, const void *arg)
+{
+	const struct ct_client *const *c = arg;
+
+	for (; *c; c++)
+		if (!fd_ready((*c)->fd))
+			return false;
+	return true;
+}
+
+/* Counts, in what the server logged, the warnings about oversized frames and the
+ * warnings the rate limit reported as not shown. */
+static void count_warnings(const char *log, unsigned *shown, unsigned *not_shown)
+{
+	*shown = *not_shown = 0;
+	for (const char *line = log; *line;) {
+		const char *end = strchrnul(line, '\n');
+		_cleanup_free_ char *copy = strndup(line, end - line);
+		const char *tail = strstr(copy, "rate: ");
+		unsigned n;
+		if (tail && strstr(tail, "is over the limit"))
+			(*shown)++;
+		else if (tail && sscanf(tail, "rate: %u more warnings about clients", &n) == 1)
+			*not_shown += n;
+		line = *end ? end + 1 : end;
+	}
+}
+
+/* Warnings about misbehaving clients: at most CLIENT_WARNINGS_PER_SECOND a second
+ * reach the log, and the rest are counted in a line of their own the next second.
+ * Counts only: how many seconds the burst spanned is measured, not assumed. */
+static void test_client_warning_rate_limit(void **state)
+{
+	struct hostile *h = *state;
+	struct ct_server_options opts = {.name = "rate", .allowed_gid = (gid_t)-1};
+	enum { BURST = 3 * CLIENT_WARNINGS_PER_SECOND };
+	struct ct_client *c[BURST + 1], *last[2] = {NULL, NULL};
+
+	hostile_serve(h, &opts);
+	for (int i = 0; i < BURST; i++)
+		c[i] = hostile_connect(h);
+	c[BURST] = NULL;
+	last[0] = hostile_connect(h);
+
+	/* stderr goes to a file while the server warns; nothing in here may fail, or
+	 * cmocka's message would go there too. */
+	int log_fd = memfd_create("server-log", MFD_CLOEXEC);
+	assert_true(log_fd >= 0);
+	fflush(stderr);
+	int saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	assert_true(saved_stderr >= 0);
+	if (dup2(log_fd, STDERR_FILENO) != STDERR_FILENO) {
+		close(saved_stderr);
+		close(log_fd);
+		fail_msg("dup2: %s", strerror(errno));
+	}
+	ct_log_set_level(CT_LOG_WARN);
+
+	uint64_t first_second = ct_now_monotonic_ms() / 1000;
+	for (int i = 0; i < BURST; i++)
+		raw_header(c[i]->fd, 0x7fffffff);
+	bool burst_done = run_until(h, all_ready, c);
+	uint64_t burst_second = ct_now_monotonic_ms() / 1000;
+	/* One more in a later second: the count of what was not shown comes with it. */
+	while (ct_now_monotonic_ms() / 1000 <= burst_second)
+		run_for(h->loop, 50);
+	raw_header(last[0]->fd, 0x7fffffff);
+	bool last_done = run_until(h, all_ready, last);
+
+	ct_log_set_level(CT_LOG_ERROR);
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	assert_true(burst_done);
+	assert_true(last_done);
+
+	struct stat st;
+	assert_int_equal(fstat(log_fd, &st), 0);
+	char *log = xcalloc(1, st.st_size + 1);
+	ssize_t got = pread(log_fd, log, st.st_size, 0);
+	close(log_fd);
+	unsigned shown, not_shown, seconds = burst_second - first_second + 1;
+	count_warnings(log, &shown, &not_shown);
+	bool right = shown + not_shown == BURST + 1 &&
+		     shown <= seconds * CLIENT_WARNINGS_PER_SECOND + 1 &&
+		     (seconds > 1 || shown == CLIENT_WARNINGS_PER_SECOND + 1);
+	if (!right)
+		fprintf(stderr, "# what the server logged:\n%s", log);
+	free(log);
+	assert_int_equal(got, st.st_size);
+	if (!right)
+		fail_msg("%u warnings shown and %u counted as not shown, for %d in %u second(s) "
+			 "and 1 later",
+			 shown, not_shown, BURST, seconds);
+	for (int i = 0; i < BURST; i++)
+		expect_closed(h, c[i], CT_ERR_PROTOCOL, "over the limit");
+	expect_closed(h, last[0], CT_ERR_PROTOCOL, "over the limit");
+}
+
+#define SERVER_TEST(f)	cmocka_unit_test_setup_teardown(f, start_server, stop_server)
+#define HOSTILE_TEST(f) cmocka_unit_test_setup_teardown(f, hostile_setup, hostile_teardown)
 
 int main(void)
 {
@@ -1516,6 +2196,13 @@ int main(void)
 	    SERVER_TEST(test_client_errors),
 	    SERVER_TEST(test_client_timeout),
 	    SERVER_TEST(test_listen_unix),
+	    /* Last: a failed assertion skips cleanup attributes, and what it strands
+	     * here would be inherited, as a leak, by every later server child. */
+	    HOSTILE_TEST(test_evict_order),
+	    HOSTILE_TEST(test_input_pause),
+	    HOSTILE_TEST(test_half_frame_timeout),
+	    HOSTILE_TEST(test_accepts_per_wakeup),
+	    HOSTILE_TEST(test_client_warning_rate_limit),
 	};
 
 	return cmocka_run_group_tests_name("server", tests, NULL, NULL);
