@@ -124,8 +124,9 @@ static void client_warn(struct ct_server *srv, const char *fmt, ...)
 
 	if (second != srv->warn_second) {
 		if (srv->warn_suppressed)
-			log_warn("%s: %u more warnings about clients in the last second not shown",
-				 srv->name, srv->warn_suppressed);
+			log_warn("%s: %u more warnings about clients were not shown (at most %d "
+				 "a second)",
+				 srv->name, srv->warn_suppressed, CLIENT_WARNINGS_PER_SECOND);
 		srv->warn_second = second;
 		srv->warn_count = srv->warn_suppressed = 0;
 	}
@@ -261,6 +262,10 @@ static void conn_update_events(struct conn *c)
 
 	if (c->closed || events == c->events)
 		return;
+	/* Reading again after a pause: the time we didn't read is not the
+	 * client's stall (stall_sweep). */
+	if ((events & EPOLLIN) && !(c->events & EPOLLIN))
+		c->last_active_ms = ct_now_monotonic_ms();
 	c->events = events;
 	ct_loop_watch_modify(c->srv->loop, c->watch, events);
 }
@@ -325,6 +330,9 @@ static void conn_send(struct conn *c, json_t *msg, const int *fds, size_t nfds)
 		json_decref(e);
 	}
 	json_decref(msg);
+	/* A reply or progress is activity too: a client just answered is between
+	 * two calls, not idle (conn_eviction_rank). */
+	c->last_active_ms = ct_now_monotonic_ms();
 	if (nfds > 0)
 		memcpy(o->fds, fds, nfds * sizeof(int));
 	o->nfds = nfds;
@@ -436,7 +444,8 @@ static void stall_sweep(struct ct_loop *loop, void *data)
 		next = c->next;
 		if (!conn_mid_frame(c))
 			continue;
-		if (now - c->last_active_ms < FRAME_STALL_MS) {
+		/* We stopped reading it (its replies pile up), so it can't be blamed. */
+		if (conn_input_paused(c) || now - c->last_active_ms < FRAME_STALL_MS) {
 			again = true;
 			continue;
 		}
@@ -462,15 +471,23 @@ static int conn_eviction_rank(const struct conn *c, uint64_t now)
 	if (idle && now - c->last_active_ms >= IDLE_EVICT_MS)
 		return 2; /* a client's spare connection, unused for a while */
 	if (c->out_head && now - c->out_moved_ms >= FRAME_STALL_MS)
-		return 1; /* not reading its replies */
+		return 1; /* not reading what we send it (even with a request in flight) */
 	return 0;
 }
 
+/* Since when a connection has been what its rank says. */
+static uint64_t conn_rank_since(const struct conn *c, int rank)
+{
+	return rank == 1 ? c->out_moved_ms : c->last_active_ms;
+}
+
 /* At the connection limit: the connection to close to make room, if any. A client
- * waiting for a reply, streaming logs or events at its pace, or between two calls,
- * is never chosen. Connections that never made a request go first (a flood of new
- * connections is younger than a client that made its last call a moment ago, so
- * age alone would pick the client); in a rank, the one idle for longest. */
+ * waiting for a reply or streaming logs or events at its pace, or one answered less
+ * than IDLE_EVICT_MS ago (between two calls), is never chosen; one that hasn't read
+ * what we sent it for FRAME_STALL_MS may be. Connections that never made a request
+ * go first (a flood of new connections is younger than a client that made its last
+ * call a moment ago, so age alone would pick the client); in a rank, the one that
+ * has been so for longest. */
 static struct conn *conn_eviction_victim(struct ct_server *srv)
 {
 	uint64_t now = ct_now_monotonic_ms();
@@ -479,8 +496,8 @@ static struct conn *conn_eviction_victim(struct ct_server *srv)
 
 	for (struct conn *c = srv->conns; c; c = c->next) {
 		int rank = conn_eviction_rank(c, now);
-		if (rank > best_rank ||
-		    (rank > 0 && rank == best_rank && c->last_active_ms < best->last_active_ms)) {
+		if (rank > best_rank || (rank > 0 && rank == best_rank &&
+					 conn_rank_since(c, rank) < conn_rank_since(best, rank))) {
 			best = c;
 			best_rank = rank;
 		}
@@ -595,9 +612,10 @@ static void accept_event(struct ct_loop *loop, int lfd, uint32_t events, void *d
 		}
 		if (!peer_allowed(srv, &cred)) {
 			char message[256];
-			log_warn("%s: refused a client with uid %u (pid %d): not root, not uid %u and "
-				 "not in the socket's group",
-				 srv->name, cred.uid, cred.pid, geteuid());
+			client_warn(srv,
+				    "refused a client with uid %u (pid %d): not root, not uid %u and "
+				    "not in the socket's group",
+				    cred.uid, cred.pid, geteuid());
 			snprintf(message, sizeof(message),
 				 "permission denied: uid %u may not use %s; run as root or as a member "
 				 "of the socket's group",

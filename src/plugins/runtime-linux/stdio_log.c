@@ -117,9 +117,11 @@ static void release_room(struct stdio_log *log)
 	log->allocated = log->size;
 }
 
-/* The new file is made first and renamed into place last: a failure at any
- * step leaves the current file in use (emit then drops lines past the size
- * limit rather than let one file grow without bound). */
+/* The new file is made first and renamed over the log's name last, after the
+ * current file got its second name (.1): readers (`logs -f`) never find the
+ * name missing, and a failure at any step leaves the current file in use (emit
+ * then drops lines past the size limit rather than let one file grow without
+ * bound). */
 static void rotate(struct stdio_log *log)
 {
 	char old[4096], next[4096];
@@ -129,9 +131,8 @@ static void rotate(struct stdio_log *log)
 	int fd = open(next, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return;
-	if (rename(log->path, old) < 0 || rename(next, log->path) < 0) {
-		/* When only the second rename failed, the current file is already
-		 * .1; it stays the one written to until a rotation succeeds. */
+	if ((unlink(old) < 0 && errno != ENOENT) || link(log->path, old) < 0 ||
+	    rename(next, log->path) < 0) {
 		close(fd);
 		unlink(next);
 		return;
