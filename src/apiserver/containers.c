@@ -108,14 +108,19 @@ struct create_call {
 	struct ct_request *req;
 	json_t *options;
 	char *name;
+	json_t *query;	/* the image.resolve request, for a second try */
+	bool retried;
 };
 
 static void create_free(struct create_call *c)
 {
+	json_decref(c->query);
 	json_decref(c->options);
 	free(c->name);
 	free(c);
 }
+
+static void resolve_image(struct create_call *c);
 
 static void create_image_done(json_t *image, int *fds, size_t nfds, const struct ct_error *e,
 			      void *data)
@@ -128,6 +133,17 @@ static void create_image_done(json_t *image, int *fds, size_t nfds, const struct
 	_cleanup_json_ json_t *spec = NULL;
 
 	ct_close_fds(fds, nfds);
+	if (e && async_call_peer_lost(e) && !c->retried && ct_request_alive(c->req)) {
+		/* The images plugin died with the request (killed, crashed): the
+		 * supervisor restarts it, and the request waits in its socket's
+		 * backlog meanwhile. Resolving is idempotent, so once more. */
+		c->retried = true;
+		log_info("images plugin lost a request for %s (%s); asking again",
+			 json_string_value(json_object_get(c->query, "reference")),
+			 ct_error_message(e));
+		resolve_image(c);
+		return;
+	}
 	if (e) {
 		ct_request_error(c->req, e->code, "%s", ct_error_message(e));
 		create_free(c);
@@ -193,6 +209,22 @@ fail:
 
 static const struct async_call_handlers create_image_handlers = {.done = create_image_done};
 
+/* The image, resolved by the images plugin (snapshots and config). */
+static void resolve_image(struct create_call *c)
+{
+	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
+	struct plugin_instance *inst =
+	    supervisor_load(c->api->supervisor, "container-core-images", &err);
+
+	if (!inst) {
+		ct_request_fail(c->req, &err);
+		create_free(c);
+		return;
+	}
+	async_call(c->api->loop, plugin_instance_socket(inst), "plugin container-core-images",
+		   "image.resolve", c->query, NULL, 0, &create_image_handlers, c);
+}
+
 static void route_create(struct ct_request *req, void *data)
 {
 	struct apiserver *api = data;
@@ -228,20 +260,13 @@ static void route_create(struct ct_request *req, void *data)
 		ct_request_fail(req, &err);
 		return;
 	}
-	/* The image: resolved by the images plugin (snapshots and config). */
-	struct plugin_instance *inst = supervisor_load(api->supervisor, "container-core-images", &err);
-	if (!inst) {
-		ct_request_fail(req, &err);
-		return;
-	}
 	struct create_call *c = xcalloc(1, sizeof(*c));
 	c->api = api;
 	c->req = req;
 	c->options = move_ptr(options);
 	c->name = name ? xstrdup(name) : NULL;
-	_cleanup_json_ json_t *q = json_pack("{s:s}", "reference", image);
-	async_call(api->loop, plugin_instance_socket(inst), "plugin container-core-images",
-		   "image.resolve", q, NULL, 0, &create_image_handlers, c);
+	c->query = json_pack("{s:s}", "reference", image);
+	resolve_image(c);
 }
 
 /* ---- container.start ----------------------------------------------------- */

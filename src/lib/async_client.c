@@ -46,10 +46,12 @@ static void call_free(struct call *c)
 	free(c);
 }
 
-static void call_fail(struct call *c, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void call_fail_errno(struct call *c, const char *code, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-static void call_fail(struct call *c, const char *code, const char *fmt, ...)
+/* errnum ECONNRESET marks a connection lost after the request may have been
+ * sent (async_call_peer_lost). */
+static void call_fail_errno(struct call *c, const char *code, int errnum, const char *fmt, ...)
 {
 	struct ct_error err = CT_ERROR_INIT;
 	char *message = NULL;
@@ -59,12 +61,14 @@ static void call_fail(struct call *c, const char *code, const char *fmt, ...)
 	if (vasprintf(&message, fmt, ap) < 0)
 		message = NULL;
 	va_end(ap);
-	ct_error_set(&err, code, 0, "%s", message ? message : "call failed");
+	ct_error_set(&err, code, errnum, "%s", message ? message : "call failed");
 	free(message);
 	c->h->done(NULL, NULL, 0, &err, c->data);
 	ct_error_clear(&err);
 	call_free(c);
 }
+
+#define call_fail(c, code, ...) call_fail_errno(c, code, 0, __VA_ARGS__)
 
 /* Returns true when the call is finished (and freed). */
 static bool handle_frame(struct call *c)
@@ -124,7 +128,7 @@ static void call_event(struct ct_loop *loop, int fd, uint32_t events, void *data
 		int rc = ct_frame_send_some(c->fd, c->out, c->out_len, &c->out_off, c->fds, c->nfds,
 					    &err);
 		if (rc < 0) {
-			call_fail(c, CT_ERR_UNAVAILABLE, "sending the request to %s: %s", c->peer,
+			call_fail_errno(c, CT_ERR_UNAVAILABLE, ECONNRESET, "sending the request to %s: %s", c->peer,
 				  ct_error_message(&err));
 			return;
 		}
@@ -148,12 +152,12 @@ static void call_event(struct ct_loop *loop, int fd, uint32_t events, void *data
 			continue;
 		}
 		if (rc == CT_FRAME_EOF)
-			call_fail(c, CT_ERR_UNAVAILABLE,
+			call_fail_errno(c, CT_ERR_UNAVAILABLE, ECONNRESET,
 				  "%s closed the connection before replying (it may have crashed; "
 				  "see `container system logs`)",
 				  c->peer);
 		else
-			call_fail(c, CT_ERR_UNAVAILABLE, "reading the reply of %s: %s", c->peer,
+			call_fail_errno(c, CT_ERR_UNAVAILABLE, ECONNRESET, "reading the reply of %s: %s", c->peer,
 				  ct_error_message(&err));
 		return;
 	}
@@ -195,4 +199,9 @@ void async_call(struct ct_loop *loop, const char *socket_path, const char *peer,
 	c->watch = ct_loop_watch(loop, c->fd, EPOLLIN | EPOLLOUT, call_event, c, &err);
 	if (!c->watch)
 		call_fail(c, CT_ERR_INTERNAL, "%s", ct_error_message(&err));
+}
+
+bool async_call_peer_lost(const struct ct_error *err)
+{
+	return err && ct_error_is(err, CT_ERR_UNAVAILABLE) && err->errnum == ECONNRESET;
 }

@@ -31,4 +31,9 @@ void async_call(struct ct_loop *loop, const char *socket_path, const char *peer,
 		const char *route, json_t *body, int *fds, size_t nfds,
 		const struct async_call_handlers *handlers, void *data);
 
+/* The call failed because the connection broke after the request may have
+ * reached the peer (it crashed, say), not because the peer refused it or could
+ * not be reached: a caller may try an idempotent request once more. */
+bool async_call_peer_lost(const struct ct_error *err);
+
 #endif
