@@ -8,8 +8,7 @@
 
 #define COLUMNS "id, name, image, image_digest, created_at, options"
 
-int container_db_insert(struct state_db *db, const struct container_record *r,
-			struct ct_error *err)
+int container_db_insert(struct state_db *db, const struct container_record *r, struct ct_error *err)
 {
 	sqlite3_stmt *st;
 	char *options = json_dumps(r->options, JSON_COMPACT);
@@ -31,7 +30,8 @@ int container_db_insert(struct state_db *db, const struct container_record *r,
 	sqlite3_finalize(st);
 	free(options);
 	if (rc == SQLITE_CONSTRAINT)
-		return ct_error_set(err, CT_ERR_EXISTS, 0, "the name %s is already in use", r->name);
+		return ct_error_set(err, CT_ERR_EXISTS, 0, "the name %s is already in use",
+				    r->name);
 	return rc == SQLITE_DONE ? 0 : state_db_error(db, err, "saving a container");
 }
 
@@ -56,8 +56,8 @@ int container_db_list(struct state_db *db, struct container_record **out, size_t
 	int rc;
 
 	if (sqlite3_prepare_v2(state_handle(db),
-			       "SELECT " COLUMNS " FROM containers ORDER BY created_at DESC", -1, &st,
-			       NULL) != SQLITE_OK)
+			       "SELECT " COLUMNS " FROM containers ORDER BY created_at DESC", -1,
+			       &st, NULL) != SQLITE_OK)
 		return state_db_error(db, err, "listing containers");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		items = realloc(items, (count + 1) * sizeof(*items));

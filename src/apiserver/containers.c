@@ -51,7 +51,8 @@ static char *helper_socket(struct apiserver *api, const char *id)
 /* state.json, or a "created" state when the container never started. */
 static json_t *read_state(struct apiserver *api, const char *id)
 {
-	_cleanup_free_ char *path = xasprintf("%s/containers/%s/state.json", api->paths.app_root, id);
+	_cleanup_free_ char *path =
+	    xasprintf("%s/containers/%s/state.json", api->paths.app_root, id);
 	_cleanup_free_ char *text = NULL;
 
 	if (ct_read_file(path, 1 << 20, &text, NULL, NULL) < 0)
@@ -69,9 +70,10 @@ static json_t *read_state(struct apiserver *api, const char *id)
 		pid_t helper = json_integer_value(json_object_get(j, "helperPid"));
 		if (!ct_pid_running(helper)) {
 			json_object_set_new(j, "status", json_string("stopped"));
-			json_object_set_new(j, "error",
-					    json_string("its runtime helper ended without recording "
-							"how the container exited"));
+			json_object_set_new(
+			    j, "error",
+			    json_string("its runtime helper ended without recording "
+					"how the container exited"));
 		}
 	}
 	return j;
@@ -108,7 +110,7 @@ struct create_call {
 	struct ct_request *req;
 	json_t *options;
 	char *name;
-	json_t *query;	/* the image.resolve request, for a second try */
+	json_t *query; /* the image.resolve request, for a second try */
 	bool retried;
 };
 
@@ -159,12 +161,12 @@ static void create_image_done(json_t *image, int *fds, size_t nfds, const struct
 			    json_incref(json_object_get(cfg, "architecture")) ?: json_string(""));
 	bundle = bundle_dir(api, id);
 	struct spec_inputs in = {
-		.id = id,
-		.name = c->name,
-		.bundle = bundle,
-		.image_config = json_object_get(image, "config"),
-		.snapshots = json_object_get(image, "snapshots"),
-		.options = c->options,
+	    .id = id,
+	    .name = c->name,
+	    .bundle = bundle,
+	    .image_config = json_object_get(image, "config"),
+	    .snapshots = json_object_get(image, "snapshots"),
+	    .options = c->options,
 	};
 	if (!(spec = spec_build(&in, &err)))
 		goto fail;
@@ -183,12 +185,12 @@ static void create_image_done(json_t *image, int *fds, size_t nfds, const struct
 	char now[32];
 	ct_format_time_now(now, sizeof(now));
 	struct container_record r = {
-		.id = id,
-		.name = c->name,
-		.image = (char *)json_string_value(json_object_get(image, "name")),
-		.image_digest = (char *)json_string_value(json_object_get(image, "digest")),
-		.created_at = now,
-		.options = c->options,
+	    .id = id,
+	    .name = c->name,
+	    .image = (char *)json_string_value(json_object_get(image, "name")),
+	    .image_digest = (char *)json_string_value(json_object_get(image, "digest")),
+	    .created_at = now,
+	    .options = c->options,
 	};
 	if (container_db_insert(api->db, &r, &err) < 0)
 		goto fail;
@@ -196,11 +198,10 @@ static void create_image_done(json_t *image, int *fds, size_t nfds, const struct
 	ct_request_reply(c->req, json_pack("{s:s, s:s}", "id", id, "name", c->name), NULL, 0);
 	create_free(c);
 	return;
-fail:
-	{
-		_cleanup_error_ struct ct_error rm = CT_ERROR_INIT;
-		ct_remove_tree(bundle, &rm);
-	}
+fail : {
+	_cleanup_error_ struct ct_error rm = CT_ERROR_INIT;
+	ct_remove_tree(bundle, &rm);
+}
 	volumes_remove_anonymous(api, c->options);
 	state_error_disk_full(&err, api->paths.app_root);
 	ct_request_fail(c->req, &err);
@@ -238,10 +239,11 @@ static void route_create(struct ct_request *req, void *data)
 		return;
 	}
 	if (name && !valid_name(name)) {
-		ct_request_error(req, CT_ERR_INVALID_ARGUMENT,
-				 "invalid container name \"%s\": 1 to 64 characters, letters, digits, "
-				 "'_', '.' and '-', starting with a letter or digit",
-				 name);
+		ct_request_error(
+		    req, CT_ERR_INVALID_ARGUMENT,
+		    "invalid container name \"%s\": 1 to 64 characters, letters, digits, "
+		    "'_', '.' and '-', starting with a letter or digit",
+		    name);
 		return;
 	}
 	if (name && container_db_name_taken(api->db, name)) {
@@ -255,8 +257,7 @@ static void route_create(struct ct_request *req, void *data)
 	 * fails `create` rather than a later `start`. */
 	_cleanup_json_ json_t *options = json_deep_copy(body);
 	if (netattach_check_options(api, options, &err) < 0 ||
-	    volumes_check_mounts(api, options, &err) < 0 ||
-	    spec_check_options(options, &err) < 0) {
+	    volumes_check_mounts(api, options, &err) < 0 || spec_check_options(options, &err) < 0) {
 		ct_request_fail(req, &err);
 		return;
 	}
@@ -413,8 +414,8 @@ void containers_exited(struct apiserver *api, const char *id)
 	if (takes_client_removes(id) || containers_busy(id) ||
 	    container_db_find(api->db, id, &r, NULL) < 0)
 		return;
-	if (json_is_true(json_object_get(r.options, "rm")) && !containers_running(api, id, &helper) &&
-	    remove_container(api, &r, true, &err) < 0)
+	if (json_is_true(json_object_get(r.options, "rm")) &&
+	    !containers_running(api, id, &helper) && remove_container(api, &r, true, &err) < 0)
 		log_warn("removing container %s (--rm) after its exit: %s", r.name,
 			 ct_error_message(&err));
 	container_record_free(&r);
@@ -424,11 +425,12 @@ static void start_finish(struct start_call *s)
 {
 	s->buf[s->len] = '\0';
 	if (strncmp(s->buf, "ok ", 3) == 0) {
-		set_client_removes(s->id, s->attach && json_is_true(json_object_get(s->options, "rm")));
+		set_client_removes(s->id,
+				   s->attach && json_is_true(json_object_get(s->options, "rm")));
 		/* Its exit releases its addresses and, with --rm, removes it. */
 		netattach_watch(s->api, s->id, helper_pid_of(s->api, s->id));
-		ct_request_reply(s->req, json_pack("{s:s, s:i}", "id", s->id, "pid", atoi(s->buf + 3)),
-				 NULL, 0);
+		ct_request_reply(
+		    s->req, json_pack("{s:s, s:i}", "id", s->id, "pid", atoi(s->buf + 3)), NULL, 0);
 	} else {
 		netattach_release(s->api, s->id);
 		if (strncmp(s->buf, "error ", 6) == 0) {
@@ -479,8 +481,8 @@ static void launch_helper(struct start_call *s, int netns_fd)
 		ct_error_errno(&err, CT_ERR_INTERNAL, "pipe");
 		goto fail;
 	}
-	char *argv[14] = {s->binary, "start",	   "--socket",	 sock,	      "--bundle",
-			  bundle,    "--id",	   s->id,	 "--tty-size", s->tty_size};
+	char *argv[14] = {s->binary, "start", "--socket", sock,		"--bundle",
+			  bundle,    "--id",  s->id,	  "--tty-size", s->tty_size};
 	size_t argc = 10;
 	if (s->attach)
 		argv[argc++] = "--attach";
@@ -558,8 +560,8 @@ static void start_networks_ready(int netns_fd, const struct ct_error *e, void *d
 {
 	struct start_call *s = data;
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
-	_cleanup_free_ char *cfg = xasprintf("%s/containers/%s/config.json", s->api->paths.app_root,
-					     s->id);
+	_cleanup_free_ char *cfg =
+	    xasprintf("%s/containers/%s/config.json", s->api->paths.app_root, s->id);
 	_cleanup_json_ json_t *spec = json_load_file(cfg, 0, NULL);
 
 	if (e) {
@@ -597,7 +599,8 @@ static void start_volumes_ready(const struct ct_error *e, void *data)
 					 ct_error_message(e));
 		else
 			ct_request_error(req, CT_ERR_UNAVAILABLE,
-					 "starting container %s: the API server is stopping", s->name);
+					 "starting container %s: the API server is stopping",
+					 s->name);
 		start_call_free(s);
 		return;
 	}
@@ -633,7 +636,7 @@ static void route_start(struct ct_request *req, void *data)
 
 	if (ct_json_get_string(ct_request_body(req), "id", true, &key, "request body", &err) < 0 ||
 	    ct_json_get_bool(ct_request_body(req), "attach", false, &attach, "request body", &err) <
-		    0 ||
+		0 ||
 	    container_db_find(api->db, key, &r, &err) < 0) {
 		ct_request_fail(req, &err);
 		return;
@@ -647,7 +650,7 @@ static void route_start(struct ct_request *req, void *data)
 		return;
 	}
 	const struct ct_plugin_manifest *m =
-		ct_plugin_list_find(supervisor_manifests(api->supervisor), RUNTIME_PLUGIN);
+	    ct_plugin_list_find(supervisor_manifests(api->supervisor), RUNTIME_PLUGIN);
 	if (!m) {
 		ct_request_error(req, CT_ERR_UNAVAILABLE,
 				 "the runtime plugin %s is not installed (looked in the plugin "
@@ -742,7 +745,8 @@ static void call_helper(struct apiserver *api, struct ct_request *req, const cha
 	const char *status = json_string_value(json_object_get(state, "status"));
 	if (!status || strcmp(status, "running") != 0) {
 		if (needs_running)
-			ct_request_error(req, CT_ERR_CONFLICT, "container %s is not running", r.name);
+			ct_request_error(req, CT_ERR_CONFLICT, "container %s is not running",
+					 r.name);
 		else
 			ct_request_reply(req, json_incref(state), NULL, 0);
 		container_record_free(&r);
@@ -778,7 +782,8 @@ static void route_kill(struct ct_request *req, void *data)
 		number = spec_parse_signal(name);
 		if (number < 0) {
 			ct_request_error(req, CT_ERR_INVALID_ARGUMENT,
-					 "unknown signal %s (use a name like TERM or a number)", name);
+					 "unknown signal %s (use a name like TERM or a number)",
+					 name);
 			return;
 		}
 	}
@@ -806,8 +811,8 @@ static void route_stop(struct ct_request *req, void *data)
 		/* The image's StopSignal, from the bundle. */
 		struct container_record r;
 		if (container_db_find(api->db, key, &r, NULL) == 0) {
-			_cleanup_free_ char *cfg = xasprintf("%s/containers/%s/config.json",
-							     api->paths.app_root, r.id);
+			_cleanup_free_ char *cfg =
+			    xasprintf("%s/containers/%s/config.json", api->paths.app_root, r.id);
 			_cleanup_json_ json_t *spec = json_load_file(cfg, 0, NULL);
 			sig = spec_stop_signal(spec);
 			container_record_free(&r);
@@ -841,19 +846,27 @@ static json_t *describe(struct apiserver *api, struct container_record *r, bool 
 	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "id", r->id, "name", r->name,
 			      "image", r->image, "imageDigest", r->image_digest, "createdAt",
 			      r->created_at, "state", state);
-	_cleanup_free_ char *cfg = xasprintf("%s/containers/%s/config.json", api->paths.app_root,
-					     r->id);
+	_cleanup_free_ char *cfg =
+	    xasprintf("%s/containers/%s/config.json", api->paths.app_root, r->id);
 	json_t *spec = json_load_file(cfg, 0, NULL);
-	json_object_set_new(j, "command", json_incref(json_object_get(json_object_get(spec, "process"), "args")));
-	json_object_set_new(j, "labels", json_incref(json_object_get(r->options, "labels")) ?: json_object());
-	json_object_set_new(j, "network", json_incref(json_object_get(r->options, "network")) ?: json_string("none"));
-	json_object_set_new(j, "mounts", json_incref(json_object_get(r->options, "mounts")) ?: json_array());
+	json_object_set_new(j, "command",
+			    json_incref(json_object_get(json_object_get(spec, "process"), "args")));
+	json_object_set_new(j, "labels",
+			    json_incref(json_object_get(r->options, "labels")) ?: json_object());
+	json_object_set_new(j, "network",
+			    json_incref(json_object_get(r->options, "network"))
+				?: json_string("none"));
+	json_object_set_new(j, "mounts",
+			    json_incref(json_object_get(r->options, "mounts")) ?: json_array());
 	/* Addresses and published ports while it runs. */
 	json_t *net = netattach_describe(api, r->id);
 	json_object_update(j, net);
 	json_decref(net);
-	json_object_set_new(j, "os", json_incref(json_object_get(r->options, "os")) ?: json_string("linux"));
-	json_object_set_new(j, "architecture", json_incref(json_object_get(r->options, "architecture")) ?: json_string(""));
+	json_object_set_new(j, "os",
+			    json_incref(json_object_get(r->options, "os")) ?: json_string("linux"));
+	json_object_set_new(j, "architecture",
+			    json_incref(json_object_get(r->options, "architecture"))
+				?: json_string(""));
 	if (full) {
 		json_object_set_new(j, "options", json_incref(r->options));
 		json_object_set_new(j, "spec", spec);
@@ -882,7 +895,7 @@ static void route_list(struct ct_request *req, void *data)
 	for (size_t i = 0; i < n; i++) {
 		json_t *d = describe(api, &all[i], false);
 		const char *status =
-			json_string_value(json_object_get(json_object_get(d, "state"), "status"));
+		    json_string_value(json_object_get(json_object_get(d, "state"), "status"));
 		if (!everything && (!status || strcmp(status, "running") != 0)) {
 			json_decref(d);
 			continue;
@@ -923,7 +936,8 @@ static void route_logs(struct ct_request *req, void *data)
 		ct_request_fail(req, &err);
 		return;
 	}
-	_cleanup_free_ char *path = xasprintf("%s/containers/%s/stdio.log", api->paths.app_root, r.id);
+	_cleanup_free_ char *path =
+	    xasprintf("%s/containers/%s/stdio.log", api->paths.app_root, r.id);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno == ENOENT) {
 		/* Never started: an empty log. */
@@ -955,7 +969,8 @@ static void remove_cgroups(const char *id)
 	while ((d = readdir(root))) {
 		if (d->d_name[0] == '.')
 			continue;
-		_cleanup_free_ char *path = xasprintf("/sys/fs/cgroup/%s/container/%s", d->d_name, id);
+		_cleanup_free_ char *path =
+		    xasprintf("/sys/fs/cgroup/%s/container/%s", d->d_name, id);
 		if (rmdir(path) == 0)
 			log_info("removed the cgroup %s left by container %.12s", path, id);
 	}
@@ -994,7 +1009,8 @@ static void delete_after_kill(json_t *body, int *fds, size_t nfds, const struct 
 	ct_close_fds(fds, nfds);
 	_cleanup_json_ json_t *state = e ? read_state(d->api, d->r.id) : NULL;
 	const char *status = state ? json_string_value(json_object_get(state, "status")) : NULL;
-	if (e && (!ct_error_is(e, CT_ERR_UNAVAILABLE) || (status && strcmp(status, "running") == 0)))
+	if (e &&
+	    (!ct_error_is(e, CT_ERR_UNAVAILABLE) || (status && strcmp(status, "running") == 0)))
 		ct_request_fail(d->req, e);
 	else if (remove_container(d->api, &d->r, d->volumes, &err) < 0)
 		ct_request_fail(d->req, &err);
@@ -1016,7 +1032,8 @@ static void route_delete(struct ct_request *req, void *data)
 	bool force = false, volumes = false;
 
 	if (ct_json_get_string(ct_request_body(req), "id", true, &key, "request body", &err) < 0 ||
-	    ct_json_get_bool(ct_request_body(req), "force", false, &force, "request body", &err) < 0 ||
+	    ct_json_get_bool(ct_request_body(req), "force", false, &force, "request body", &err) <
+		0 ||
 	    ct_json_get_bool(ct_request_body(req), "volumes", false, &volumes, "request body",
 			     &err) < 0 ||
 	    container_db_find(api->db, key, &r, &err) < 0) {
@@ -1109,8 +1126,7 @@ struct stop_all {
 	void *data;
 };
 
-static void stop_all_one(json_t *body, int *fds, size_t nfds, const struct ct_error *e,
-			 void *data)
+static void stop_all_one(json_t *body, int *fds, size_t nfds, const struct ct_error *e, void *data)
 {
 	struct stop_all *s = data;
 
@@ -1143,13 +1159,13 @@ void containers_stop_all(struct apiserver *api, int64_t timeout, void (*done)(vo
 							     api->paths.app_root, all[i].id);
 			_cleanup_json_ json_t *spec = json_load_file(cfg, 0, NULL);
 			_cleanup_free_ char *sock = helper_socket(api, all[i].id);
-			_cleanup_json_ json_t *q = json_pack("{s:i, s:I}", "signal",
-							     spec_stop_signal(spec), "timeout",
-							     (json_int_t)timeout);
+			_cleanup_json_ json_t *q =
+			    json_pack("{s:i, s:I}", "signal", spec_stop_signal(spec), "timeout",
+				      (json_int_t)timeout);
 			log_info("stopping container %s", all[i].name);
 			s->pending++;
-			async_call(api->loop, sock, "a container's runtime helper", "stop", q, NULL, 0,
-				   &stop_all_handlers, s);
+			async_call(api->loop, sock, "a container's runtime helper", "stop", q, NULL,
+				   0, &stop_all_handlers, s);
 		}
 		container_records_free(all, n);
 	}

@@ -24,7 +24,7 @@
 #include "networks.h"
 #include "util.h"
 
-#define DNS_HOST_DEFAULT "127.0.0.1:2053"
+#define DNS_HOST_DEFAULT    "127.0.0.1:2053"
 #define RESOLVED_DROPIN_DIR "/etc/systemd/resolved.conf.d"
 
 struct dns_host {
@@ -143,15 +143,15 @@ void dns_host_start(struct apiserver *api)
 	struct dns_host *h = xcalloc(1, sizeof(*h));
 	const char *colon = strrchr(spec, ':');
 
-	snprintf(h->address, sizeof(h->address), "%.*s", colon ? (int)(colon - spec) : (int)strlen(spec),
-		 spec);
+	snprintf(h->address, sizeof(h->address), "%.*s",
+		 colon ? (int)(colon - spec) : (int)strlen(spec), spec);
 	h->port = colon ? (uint16_t)atoi(colon + 1) : 2053;
 	struct dns_server_config cfg = {
-		.address = h->address,
-		.port = h->port,
-		.tcp = true,
-		.lookup = lookup,
-		.data = api,
+	    .address = h->address,
+	    .port = h->port,
+	    .tcp = true,
+	    .lookup = lookup,
+	    .data = api,
 	};
 	if (!(h->server = dns_server_new(api->loop, &cfg, &err))) {
 		log_warn("container names won't resolve from the host: DNS on %s: %s", spec,
@@ -226,13 +226,14 @@ static char *hook_domain(struct apiserver *api, const char *domain)
 	if (resolved_running() && getuid() == 0) {
 		_cleanup_free_ char *path = resolved_dropin(domain);
 		_cleanup_free_ char *text =
-			xasprintf("# Written by container (system dns create %s)\n[Resolve]\n"
-				  "DNS=%s\nDomains=~%s\n",
-				  domain, addr, domain);
+		    xasprintf("# Written by container (system dns create %s)\n[Resolve]\n"
+			      "DNS=%s\nDomains=~%s\n",
+			      domain, addr, domain);
 		struct ct_error err = CT_ERROR_INIT;
 		if (ct_mkdir_p(RESOLVED_DROPIN_DIR, 0755, &err) == 0 &&
 		    ct_write_file_atomic(path, text, strlen(text), 0644, &err) == 0) {
-			char *argv[] = {"systemctl", "try-reload-or-restart", "systemd-resolved", NULL};
+			char *argv[] = {"systemctl", "try-reload-or-restart", "systemd-resolved",
+					NULL};
 			run_quietly(argv);
 			return xasprintf("systemd-resolved now sends *.%s to %s (%s)", domain, addr,
 					 path);
@@ -245,8 +246,8 @@ static char *hook_domain(struct apiserver *api, const char *domain)
 			 "NAME.%s",
 			 domain, addr, domain, api->dns ? api->dns->address : "127.0.0.1",
 			 api->dns ? api->dns->port : 2053,
-			 api->dns ? api->dns->address : "127.0.0.1", api->dns ? api->dns->port : 2053,
-			 domain);
+			 api->dns ? api->dns->address : "127.0.0.1",
+			 api->dns ? api->dns->port : 2053, domain);
 }
 
 static void route_create(struct ct_request *req, void *data)
@@ -330,10 +331,9 @@ static void route_list(struct ct_request *req, void *data)
 	size_t i;
 
 	json_array_foreach (domains, i, d)
-		json_array_append_new(out, json_pack("{s:O, s:b}", "domain", d, "default",
-						     main_domain &&
-							     strcmp(main_domain, json_string_value(d)) ==
-								     0));
+		json_array_append_new(
+		    out, json_pack("{s:O, s:b}", "domain", d, "default",
+				   main_domain && strcmp(main_domain, json_string_value(d)) == 0));
 	ct_request_reply(req,
 			 json_pack("{s:o, s:s, s:i}", "domains", out, "address",
 				   api->dns ? api->dns->address : "", "port",

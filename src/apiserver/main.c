@@ -44,21 +44,23 @@ static void usage(FILE *f)
  * error naming its pid. */
 static int take_instance_lock(struct apiserver *api, struct ct_error *err)
 {
-	_cleanup_close_ int fd = open(api->pidfile_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-				      0644);
+	_cleanup_close_ int fd =
+	    open(api->pidfile_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	char buf[32];
 
 	if (fd < 0)
 		return ct_error_errno(err, CT_ERR_INTERNAL, "opening %s", api->pidfile_path);
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno != EWOULDBLOCK)
-			return ct_error_errno(err, CT_ERR_INTERNAL, "locking %s", api->pidfile_path);
+			return ct_error_errno(err, CT_ERR_INTERNAL, "locking %s",
+					      api->pidfile_path);
 		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 		buf[n > 0 ? n : 0] = '\0';
 		buf[strcspn(buf, "\n")] = '\0';
-		return ct_error_set(err, CT_ERR_EXISTS, 0,
-				    "container-apiserver is already running (pid %s) with run root %s",
-				    buf[0] ? buf : "?", api->paths.run_root);
+		return ct_error_set(
+		    err, CT_ERR_EXISTS, 0,
+		    "container-apiserver is already running (pid %s) with run root %s",
+		    buf[0] ? buf : "?", api->paths.run_root);
 	}
 	int len = snprintf(buf, sizeof(buf), "%d\n", getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, len, 0) != len)
@@ -213,13 +215,13 @@ static void leak_check_at_exit(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"app-root", required_argument, NULL, 'a'},
-		{"install-root", required_argument, NULL, 'i'},
-		{"log-root", required_argument, NULL, 'l'},
-		{"debug", no_argument, NULL, 'd'},
-		{"foreground", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"app-root", required_argument, NULL, 'a'},
+	    {"install-root", required_argument, NULL, 'i'},
+	    {"log-root", required_argument, NULL, 'l'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	struct apiserver api = {.pidfile_fd = -1};
@@ -307,7 +309,7 @@ int main(int argc, char **argv)
 		goto fail;
 
 	lfd = ct_server_listen_unix(api.socket_path, api.socket_gid == (gid_t)-1 ? 0600 : 0660,
-					api.socket_gid, &err);
+				    api.socket_gid, &err);
 	if (lfd < 0)
 		goto fail;
 	struct ct_server_options sopts = {.name = "container-apiserver",

@@ -60,31 +60,34 @@ static int check_publish_sockets(json_t *options, struct ct_error *err)
 		}
 		if (!colon || text[0] != '/' || colon[1] != '/' || strchr(colon + 1, ':')) {
 			json_decref(out);
-			return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
-					    "--publish-socket %s: expected HOST_PATH:CONTAINER_PATH, "
-					    "both absolute",
-					    text ? text : "?");
+			return ct_error_set(
+			    err, CT_ERR_INVALID_ARGUMENT, 0,
+			    "--publish-socket %s: expected HOST_PATH:CONTAINER_PATH, "
+			    "both absolute",
+			    text ? text : "?");
 		}
 		_cleanup_free_ char *host = xstrndup(text, colon - text);
 		if (strlen(host) >= 108) {
 			json_decref(out);
-			return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
-					    "--publish-socket %s: the host path is longer than a Unix "
-					    "socket path may be (107 bytes)",
-					    text);
+			return ct_error_set(
+			    err, CT_ERR_INVALID_ARGUMENT, 0,
+			    "--publish-socket %s: the host path is longer than a Unix "
+			    "socket path may be (107 bytes)",
+			    text);
 		}
 		_cleanup_free_ char *dir = xstrdup(host);
 		*strrchr(dir, '/') = '\0';
 		struct stat st;
 		if (stat(*dir ? dir : "/", &st) < 0 || !S_ISDIR(st.st_mode)) {
 			json_decref(out);
-			return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
-					    "--publish-socket %s: the folder %s does not exist on the "
-					    "host; create it first",
-					    text, *dir ? dir : "/");
+			return ct_error_set(
+			    err, CT_ERR_INVALID_ARGUMENT, 0,
+			    "--publish-socket %s: the folder %s does not exist on the "
+			    "host; create it first",
+			    text, *dir ? dir : "/");
 		}
-		json_array_append_new(out, json_pack("{s:s, s:s}", "host", host, "container",
-						     colon + 1));
+		json_array_append_new(
+		    out, json_pack("{s:s, s:s}", "host", host, "container", colon + 1));
 	}
 	json_object_set_new(options, "publishSockets", out);
 	return 0;
@@ -142,14 +145,14 @@ int netattach_check_options(struct apiserver *api, json_t *options, struct ct_er
 	const char *first = json_string_value(json_array_get(nets, 0));
 	json_object_set_new(options, "network",
 			    json_string(strcmp(first, "none") == 0 || strcmp(first, "host") == 0
-						? first
-						: "bridge"));
+					    ? first
+					    : "bridge"));
 	if (json_array_size(publish) > 0 && !netattach_wanted(options))
 		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
 				    "ports can't be published with --network %s (%s)", first,
 				    strcmp(first, "host") == 0
-					    ? "the container already uses the host's ports"
-					    : "the container has no network");
+					? "the container already uses the host's ports"
+					: "the container has no network");
 	json_t *ports = json_array();
 	struct publish_spec *specs = xcalloc(json_array_size(publish) + 1, sizeof(*specs));
 	json_array_foreach (publish, i, v) {
@@ -205,12 +208,14 @@ static int netns_new(struct ct_error *err)
 
 	if (rc != 0) {
 		errno = rc;
-		return ct_error_errno(err, CT_ERR_INTERNAL, "creating a thread for a network namespace");
+		return ct_error_errno(err, CT_ERR_INTERNAL,
+				      "creating a thread for a network namespace");
 	}
 	pthread_join(t, NULL);
 	if (m.fd < 0) {
 		errno = m.err;
-		return ct_error_errno(err, CT_ERR_INTERNAL, "creating the container's network namespace");
+		return ct_error_errno(err, CT_ERR_INTERNAL,
+				      "creating the container's network namespace");
 	}
 	return m.fd;
 }
@@ -233,11 +238,12 @@ static int allocate(struct apiserver *api, json_t *net, uint32_t *out, struct ct
 	_cleanup_free_ unsigned char *taken = xcalloc(hosts / 8 + 1, 1);
 	json_array_foreach (used, i, a) {
 		uint32_t addr;
-		if (ipnet_parse_addr(json_string_value(json_object_get(a, "address")), &addr, NULL) ==
-			    0 &&
+		if (ipnet_parse_addr(json_string_value(json_object_get(a, "address")), &addr,
+				     NULL) == 0 &&
 		    ipnet_contains(&subnet, addr) && addr > subnet.network &&
 		    addr - subnet.network - 1 < hosts)
-			taken[(addr - subnet.network - 1) / 8] |= 1 << ((addr - subnet.network - 1) % 8);
+			taken[(addr - subnet.network - 1) / 8] |=
+			    1 << ((addr - subnet.network - 1) % 8);
 	}
 	for (uint32_t k = 1; k < hosts; k++) /* k = 0 is the gateway */
 		if (!(taken[k / 8] & (1 << (k % 8)))) {
@@ -266,7 +272,7 @@ struct attach {
 	char *name;
 	json_t *options;
 	int netns_fd;
-	size_t next; /* index into options.networks */
+	size_t next;   /* index into options.networks */
 	char *current; /* the network being attached */
 	netattach_done_fn done;
 	void *data;
@@ -349,10 +355,10 @@ static void attach_next(struct attach *a)
 	snprintf(iface, sizeof(iface), "eth%zu", index);
 	/* ≤ 15 bytes (IFNAMSIZ): "vc", 12 hex digits of the id, the index. */
 	snprintf(host_iface, sizeof(host_iface), "vc%.12s%zu", a->id, index);
-	_cleanup_json_ json_t *row = json_pack(
-		"{s:s, s:s, s:s, s:s, s:s, s:s, s:[]}", "network", name, "address", address,
-		"containerId", a->id, "interface", iface, "hostInterface", host_iface, "mac", mac,
-		"ports");
+	_cleanup_json_ json_t *row =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:[]}", "network", name, "address", address,
+		      "containerId", a->id, "interface", iface, "hostInterface", host_iface, "mac",
+		      mac, "ports");
 	if (alloc_db_insert(a->api->db, row, &err) < 0) {
 		attach_finish(a, &err);
 		return;
@@ -367,10 +373,10 @@ static void attach_next(struct attach *a)
 	/* Ports are published on the first network, as docker does. */
 	json_t *ports = index == 0 ? json_object_get(a->options, "ports") : NULL;
 	_cleanup_json_ json_t *q = json_pack(
-		"{s:s, s:o, s:s, s:s, s:s, s:i, s:O, s:s, s:b, s:o}", "container", a->id, "names",
-		names, "interface", iface, "hostInterface", host_iface, "address", address,
-		"prefixLength", (int)subnet.prefix, "gateway", json_object_get(net, "gateway"), "mac",
-		mac, "defaultRoute", index == 0, "ports", ports ? json_incref(ports) : json_array());
+	    "{s:s, s:o, s:s, s:s, s:s, s:i, s:O, s:s, s:b, s:o}", "container", a->id, "names",
+	    names, "interface", iface, "hostInterface", host_iface, "address", address,
+	    "prefixLength", (int)subnet.prefix, "gateway", json_object_get(net, "gateway"), "mac",
+	    mac, "defaultRoute", index == 0, "ports", ports ? json_incref(ports) : json_array());
 	int fd = fcntl(a->netns_fd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0) {
 		ct_error_errno(&err, CT_ERR_INTERNAL, "duplicating the network namespace fd");
@@ -559,9 +565,10 @@ static void status_replied(json_t *body, int *fds, size_t nfds, const struct ct_
 				 "address there",
 				 r->network, id);
 			_cleanup_json_ json_t *q = json_pack("{s:s}", "container", id);
-			async_call(r->api->loop, plugin_instance_socket(inst), label, "bridge.detach",
-				   q, NULL, 0, &detach_handlers,
-				   xasprintf("detaching stale container %.12s from %s", id, r->network));
+			async_call(
+			    r->api->loop, plugin_instance_socket(inst), label, "bridge.detach", q,
+			    NULL, 0, &detach_handlers,
+			    xasprintf("detaching stale container %.12s from %s", id, r->network));
 		}
 	}
 	free(r->network);
@@ -587,8 +594,8 @@ static void reconcile_plugins(struct apiserver *api)
 		struct reconcile *r = xcalloc(1, sizeof(*r));
 		r->api = api;
 		r->network = xstrdup(name);
-		async_call(api->loop, plugin_instance_socket(inst), label, "bridge.status", NULL, NULL,
-			   0, &status_handlers, r);
+		async_call(api->loop, plugin_instance_socket(inst), label, "bridge.status", NULL,
+			   NULL, 0, &status_handlers, r);
 	}
 }
 
@@ -629,17 +636,18 @@ json_t *netattach_describe(struct apiserver *api, const char *id)
 			struct ipnet subnet = {0};
 			if (network_db_get(api->db, network, &net, NULL) < 0)
 				continue;
-			ipnet_parse(json_string_value(json_object_get(net, "subnet")), &subnet, NULL);
+			ipnet_parse(json_string_value(json_object_get(net, "subnet")), &subnet,
+				    NULL);
 			_cleanup_free_ char *cidr =
-				xasprintf("%s/%u", json_string_value(json_object_get(a, "address")),
-					  subnet.prefix);
+			    xasprintf("%s/%u", json_string_value(json_object_get(a, "address")),
+				      subnet.prefix);
 			json_array_append_new(
-				networks, json_pack("{s:s, s:s, s:O, s:O, s:O, s:O}", "network", network,
-						    "address", cidr, "gateway",
-						    json_object_get(net, "gateway"), "mac",
-						    json_object_get(a, "mac"), "interface",
-						    json_object_get(a, "interface"), "hostInterface",
-						    json_object_get(a, "hostInterface")));
+			    networks,
+			    json_pack("{s:s, s:s, s:O, s:O, s:O, s:O}", "network", network,
+				      "address", cidr, "gateway", json_object_get(net, "gateway"),
+				      "mac", json_object_get(a, "mac"), "interface",
+				      json_object_get(a, "interface"), "hostInterface",
+				      json_object_get(a, "hostInterface")));
 			json_array_foreach (json_object_get(a, "ports"), k, p)
 				json_array_append(ports, p);
 		}

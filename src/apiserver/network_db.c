@@ -38,11 +38,11 @@ static int query(struct state_db *db, const char *sql, const char *const *args, 
 			json_t *v;
 			if (sqlite3_column_type(st, c) == SQLITE_INTEGER)
 				v = strcmp(name, "internal") == 0
-					    ? json_boolean(sqlite3_column_int64(st, c))
-					    : json_integer(sqlite3_column_int64(st, c));
+					? json_boolean(sqlite3_column_int64(st, c))
+					: json_integer(sqlite3_column_int64(st, c));
 			else if (strcmp(name, "labels") == 0 || strcmp(name, "ports") == 0)
 				v = json_loads((const char *)sqlite3_column_text(st, c), 0, NULL)
-					    ?: json_object();
+					?: json_object();
 			else
 				v = json_string((const char *)sqlite3_column_text(st, c) ?: "");
 			json_object_set_new(row, name, v);
@@ -59,8 +59,8 @@ static int query(struct state_db *db, const char *sql, const char *const *args, 
 }
 
 /* One statement that changes rows; returns the number changed. */
-static int change(struct state_db *db, const char *sql, const char *const *args,
-		  const char *what, struct ct_error *err)
+static int change(struct state_db *db, const char *sql, const char *const *args, const char *what,
+		  struct ct_error *err)
 {
 	sqlite3_stmt *st = prepare(db, sql, args);
 
@@ -81,13 +81,12 @@ static const char *str(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key)) ?: "";
 }
 
-#define NETWORK_COLUMNS                                                                           \
-	"name, subnet, gateway, bridge, internal, labels, created_at AS createdAt"
+#define NETWORK_COLUMNS "name, subnet, gateway, bridge, internal, labels, created_at AS createdAt"
 
 int network_db_insert(struct state_db *db, json_t *n, struct ct_error *err)
 {
-	_cleanup_free_ char *labels = json_dumps(json_object_get(n, "labels") ?: json_object(),
-						 JSON_COMPACT);
+	_cleanup_free_ char *labels =
+	    json_dumps(json_object_get(n, "labels") ?: json_object(), JSON_COMPACT);
 	const char *args[] = {str(n, "name"),
 			      str(n, "subnet"),
 			      str(n, "gateway"),
@@ -101,8 +100,8 @@ int network_db_insert(struct state_db *db, json_t *n, struct ct_error *err)
 		      "INSERT INTO networks (name, subnet, gateway, bridge, internal, labels, "
 		      "created_at) VALUES (?1, ?2, ?3, ?4, CAST(?5 AS INTEGER), ?6, ?7)",
 		      args, "saving a network", err) < 0
-		       ? -1
-		       : 0;
+		   ? -1
+		   : 0;
 }
 
 int network_db_get(struct state_db *db, const char *name, json_t **out, struct ct_error *err)
@@ -136,10 +135,10 @@ int network_db_delete(struct state_db *db, const char *name, struct ct_error *er
 {
 	const char *args[] = {name, NULL};
 
-	return change(db, "DELETE FROM networks WHERE name = ?1", args, "deleting a network",
-		      err) < 0
-		       ? -1
-		       : 0;
+	return change(db, "DELETE FROM networks WHERE name = ?1", args, "deleting a network", err) <
+		       0
+		   ? -1
+		   : 0;
 }
 
 /* Bumped by every change to ip_allocations (this process is its only writer). */
@@ -153,18 +152,23 @@ uint64_t alloc_db_generation(void)
 int alloc_db_insert(struct state_db *db, json_t *a, struct ct_error *err)
 {
 	alloc_generation++;
-	_cleanup_free_ char *ports = json_dumps(json_object_get(a, "ports") ?: json_array(),
-						JSON_COMPACT);
-	const char *args[] = {str(a, "network"),   str(a, "address"),	    str(a, "containerId"),
-			      str(a, "interface"), str(a, "hostInterface"), str(a, "mac"),
-			      ports,		   NULL};
+	_cleanup_free_ char *ports =
+	    json_dumps(json_object_get(a, "ports") ?: json_array(), JSON_COMPACT);
+	const char *args[] = {str(a, "network"),
+			      str(a, "address"),
+			      str(a, "containerId"),
+			      str(a, "interface"),
+			      str(a, "hostInterface"),
+			      str(a, "mac"),
+			      ports,
+			      NULL};
 
 	return change(db,
 		      "INSERT INTO ip_allocations (network, address, container_id, interface, "
 		      "host_interface, mac, ports) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 		      args, "saving an address", err) < 0
-		       ? -1
-		       : 0;
+		   ? -1
+		   : 0;
 }
 
 int alloc_db_set_ports(struct state_db *db, const char *container_id, const char *network,
@@ -177,12 +181,12 @@ int alloc_db_set_ports(struct state_db *db, const char *container_id, const char
 		      "UPDATE ip_allocations SET ports = ?1 WHERE container_id = ?2 AND "
 		      "network = ?3",
 		      args, "saving published ports", err) < 0
-		       ? -1
-		       : 0;
+		   ? -1
+		   : 0;
 }
 
-int alloc_db_list(struct state_db *db, const char *network, const char *container_id,
-		  json_t **out, struct ct_error *err)
+int alloc_db_list(struct state_db *db, const char *network, const char *container_id, json_t **out,
+		  struct ct_error *err)
 {
 	const char *args[] = {network ?: "", container_id ?: "", NULL};
 
@@ -204,8 +208,8 @@ int alloc_db_delete(struct state_db *db, const char *container_id, const char *n
 		      "DELETE FROM ip_allocations WHERE container_id = ?1 AND "
 		      "(?2 = '' OR network = ?2)",
 		      args, "releasing addresses", err) < 0
-		       ? -1
-		       : 0;
+		   ? -1
+		   : 0;
 }
 
 int dns_db_insert(struct state_db *db, const char *domain, struct ct_error *err)

@@ -25,8 +25,8 @@ uint64_t alloc_db_generation(void);
 int alloc_db_set_ports(struct state_db *db, const char *container_id, const char *network,
 		       json_t *ports, struct ct_error *err);
 /* Filters may be NULL. Ordered by container, then the interface name. */
-int alloc_db_list(struct state_db *db, const char *network, const char *container_id,
-		  json_t **out, struct ct_error *err);
+int alloc_db_list(struct state_db *db, const char *network, const char *container_id, json_t **out,
+		  struct ct_error *err);
 /* network NULL: all of the container's. */
 int alloc_db_delete(struct state_db *db, const char *container_id, const char *network,
 		    struct ct_error *err);

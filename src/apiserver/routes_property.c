@@ -114,7 +114,7 @@ static void route_set(struct ct_request *req, void *data)
 	if (!find(req, &key))
 		return;
 	if (ct_json_get_string(ct_request_body(req), "value", true, &value, "request body", &err) <
-		    0 ||
+		0 ||
 	    ct_property_validate(key, value, &err) < 0 ||
 	    state_property_set(api->db, key, value, &err) < 0) {
 		ct_request_fail(req, &err);

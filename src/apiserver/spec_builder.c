@@ -21,32 +21,43 @@
 
 /* docker's default capability set. */
 static const char *const default_caps[] = {
-	"CAP_CHOWN",	"CAP_DAC_OVERRIDE",	"CAP_FSETID",	  "CAP_FOWNER", "CAP_MKNOD",
-	"CAP_NET_RAW",	"CAP_SETGID",		"CAP_SETUID",	  "CAP_SETFCAP", "CAP_SETPCAP",
-	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",	  "CAP_AUDIT_WRITE",
+    "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",	       "CAP_FOWNER",
+    "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",	       "CAP_SETUID",
+    "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+    "CAP_KILL",	   "CAP_AUDIT_WRITE",
 };
 
 /* The OCI defaults docker uses: files a container must not read, and kernel
  * knobs it must not write. */
 static const char *const masked_paths[] = {
-	"/proc/asound",	       "/proc/acpi",	    "/proc/kcore",	 "/proc/keys",
-	"/proc/latency_stats", "/proc/timer_list",  "/proc/timer_stats", "/proc/sched_debug",
-	"/proc/scsi",	       "/sys/firmware",	    "/sys/devices/virtual/powercap",
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
 };
 static const char *const readonly_paths[] = {
-	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 };
 
 static const struct {
 	const char *name;
 	int number;
 } signals[] = {
-	{"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ILL", SIGILL},   {"TRAP", SIGTRAP},
-	{"ABRT", SIGABRT}, {"BUS", SIGBUS},   {"FPE", SIGFPE},	 {"KILL", SIGKILL}, {"USR1", SIGUSR1},
-	{"SEGV", SIGSEGV}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM},
-	{"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
-	{"TTOU", SIGTTOU}, {"URG", SIGURG},   {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM},
-	{"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},	 {"PWR", SIGPWR},   {"SYS", SIGSYS},
+    {"HUP", SIGHUP},	   {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"ILL", SIGILL},
+    {"TRAP", SIGTRAP},	   {"ABRT", SIGABRT}, {"BUS", SIGBUS},	   {"FPE", SIGFPE},
+    {"KILL", SIGKILL},	   {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
+    {"PIPE", SIGPIPE},	   {"ALRM", SIGALRM}, {"TERM", SIGTERM},   {"CHLD", SIGCHLD},
+    {"CONT", SIGCONT},	   {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
+    {"TTOU", SIGTTOU},	   {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
+    {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
+    {"PWR", SIGPWR},	   {"SYS", SIGSYS},
 };
 
 /* The fields of a create request body that the spec is made of, each checked
@@ -86,7 +97,7 @@ int spec_parse_signal(const char *s)
 int spec_stop_signal(json_t *spec)
 {
 	const char *s = json_string_value(
-		json_object_get(json_object_get(spec, "annotations"), "org.container.stopSignal"));
+	    json_object_get(json_object_get(spec, "annotations"), "org.container.stopSignal"));
 	int sig = spec_parse_signal(s);
 
 	return sig > 0 ? sig : SIGTERM;
@@ -201,7 +212,8 @@ static json_t *environment(json_t *image_env, json_t *user_env, const char *host
 			if (strncmp(e, "PATH=", 5) == 0)
 				has_path = true;
 			for (size_t k = 0; k < json_array_size(out); k++)
-				if (strncmp(json_string_value(json_array_get(out, k)), e, klen) == 0) {
+				if (strncmp(json_string_value(json_array_get(out, k)), e, klen) ==
+				    0) {
 					json_array_remove(out, k);
 					break;
 				}
@@ -261,8 +273,9 @@ static json_t *user_mounts(const struct request *r)
 		const char *opts = json_string_value(json_object_get(v, "options"));
 		json_t *o = json_array();
 		append_options(o, opts && *opts ? opts : "nosuid,nodev,noexec");
-		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:o}", "destination", path,
-						     "type", "tmpfs", "source", "tmpfs", "options", o));
+		json_array_append_new(out,
+				      json_pack("{s:s, s:s, s:s, s:o}", "destination", path, "type",
+						"tmpfs", "source", "tmpfs", "options", o));
 	}
 	json_array_foreach (r->mounts, i, v) {
 		const char *type = json_string_value(json_object_get(v, "type"));
@@ -278,8 +291,8 @@ static json_t *user_mounts(const struct request *r)
 		}
 		json_array_append_new(o, json_string(ro ? "ro" : "rw"));
 		json_array_append_new(out, json_pack("{s:O, s:s, s:O, s:o}", "destination",
-						     json_object_get(v, "destination"), "type", type,
-						     "source", json_object_get(v, "source"),
+						     json_object_get(v, "destination"), "type",
+						     type, "source", json_object_get(v, "source"),
 						     "options", o));
 	}
 	/* Insertion sort: stable, and the lists are short. */
@@ -288,7 +301,7 @@ static json_t *user_mounts(const struct request *r)
 		size_t depth = path_depth(json_string_value(json_object_get(item, "destination")));
 		size_t j = k;
 		while (j > 0 && path_depth(json_string_value(json_object_get(
-					json_array_get(out, j - 1), "destination"))) > depth)
+				    json_array_get(out, j - 1), "destination"))) > depth)
 			j--;
 		json_array_remove(out, k);
 		json_array_insert_new(out, j, item);
@@ -306,8 +319,8 @@ static void drop_replaced(json_t *list, json_t *user)
 	json_array_foreach (user, i, u) {
 		const char *dest = json_string_value(json_object_get(u, "destination"));
 		for (size_t k = 0; k < json_array_size(list);) {
-			const char *d =
-				json_string_value(json_object_get(json_array_get(list, k), "destination"));
+			const char *d = json_string_value(
+			    json_object_get(json_array_get(list, k), "destination"));
 			if (d && dest && strcmp(d, dest) == 0)
 				json_array_remove(list, k);
 			else
@@ -322,21 +335,21 @@ static json_t *mounts(const struct request *r)
 
 	_cleanup_free_ char *shm_opt = xasprintf("size=%lldk", (long long)(shm / 1024));
 	json_t *m = json_pack(
-		"[{s:s, s:s, s:s, s:[s, s, s]},"
-		" {s:s, s:s, s:s, s:[s, s, s, s]},"
-		" {s:s, s:s, s:s, s:[s, s, s, s, s, s]},"
-		" {s:s, s:s, s:s, s:[s, s, s, s, s]},"
-		" {s:s, s:s, s:s, s:[s, s, s]},"
-		" {s:s, s:s, s:s, s:[s, s, s, s]}]",
-		"destination", "/proc", "type", "proc", "source", "proc", "options", "nosuid",
-		"noexec", "nodev", "destination", "/dev", "type", "tmpfs", "source", "tmpfs", "options",
-		"nosuid", "strictatime", "mode=755", "size=65536k", "destination", "/dev/pts", "type",
-		"devpts", "source", "devpts", "options", "nosuid", "noexec", "newinstance",
-		"ptmxmode=0666", "mode=0620", "gid=5", "destination", "/dev/shm", "type", "tmpfs",
-		"source", "shm", "options", "nosuid", "noexec", "nodev", "mode=1777", shm_opt,
-		"destination", "/dev/mqueue", "type", "mqueue", "source", "mqueue", "options",
-		"nosuid", "noexec", "nodev", "destination", "/sys", "type", "sysfs", "source",
-		"sysfs", "options", "nosuid", "noexec", "nodev", "ro");
+	    "[{s:s, s:s, s:s, s:[s, s, s]},"
+	    " {s:s, s:s, s:s, s:[s, s, s, s]},"
+	    " {s:s, s:s, s:s, s:[s, s, s, s, s, s]},"
+	    " {s:s, s:s, s:s, s:[s, s, s, s, s]},"
+	    " {s:s, s:s, s:s, s:[s, s, s]},"
+	    " {s:s, s:s, s:s, s:[s, s, s, s]}]",
+	    "destination", "/proc", "type", "proc", "source", "proc", "options", "nosuid", "noexec",
+	    "nodev", "destination", "/dev", "type", "tmpfs", "source", "tmpfs", "options", "nosuid",
+	    "strictatime", "mode=755", "size=65536k", "destination", "/dev/pts", "type", "devpts",
+	    "source", "devpts", "options", "nosuid", "noexec", "newinstance", "ptmxmode=0666",
+	    "mode=0620", "gid=5", "destination", "/dev/shm", "type", "tmpfs", "source", "shm",
+	    "options", "nosuid", "noexec", "nodev", "mode=1777", shm_opt, "destination",
+	    "/dev/mqueue", "type", "mqueue", "source", "mqueue", "options", "nosuid", "noexec",
+	    "nodev", "destination", "/sys", "type", "sysfs", "source", "sysfs", "options", "nosuid",
+	    "noexec", "nodev", "ro");
 	json_t *user = user_mounts(r);
 	drop_replaced(m, user);
 	json_array_extend(m, user);
@@ -422,10 +435,10 @@ static int get_objects(json_t *obj, const char *key, const char *shape,
 
 /* The runtime's names (src/plugins/runtime-linux/spec.c). */
 static const char *const rlimit_types[] = {
-	"RLIMIT_AS",	 "RLIMIT_CORE",	  "RLIMIT_CPU",	       "RLIMIT_DATA",
-	"RLIMIT_FSIZE",	 "RLIMIT_LOCKS",  "RLIMIT_MEMLOCK",    "RLIMIT_MSGQUEUE",
-	"RLIMIT_NICE",	 "RLIMIT_NOFILE", "RLIMIT_NPROC",      "RLIMIT_RSS",
-	"RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK",
+    "RLIMIT_AS",     "RLIMIT_CORE",   "RLIMIT_CPU",	   "RLIMIT_DATA",
+    "RLIMIT_FSIZE",  "RLIMIT_LOCKS",  "RLIMIT_MEMLOCK",	   "RLIMIT_MSGQUEUE",
+    "RLIMIT_NICE",   "RLIMIT_NOFILE", "RLIMIT_NPROC",	   "RLIMIT_RSS",
+    "RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK",
 };
 
 /* --ulimit: {type: "RLIMIT_NOFILE", soft: N, hard: N}, -1 for unlimited (the
@@ -628,8 +641,9 @@ static int read_request(json_t *opts, struct request *r, struct ct_error *err)
 	 * spec's integers: memory+swap is twice the memory limit, the CPU quota is
 	 * cpus times the period. */
 	if (r->memory < 0)
-		return refuse(err, "field \"memory\" must be a number of bytes (0: no limit), not "
-				   "%" PRId64,
+		return refuse(err,
+			      "field \"memory\" must be a number of bytes (0: no limit), not "
+			      "%" PRId64,
 			      r->memory);
 	if (r->memory > LLONG_MAX / 2)
 		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
@@ -718,7 +732,7 @@ json_t *spec_build(const struct spec_inputs *in, struct ct_error *err)
 
 	/* -u, else the image's User. */
 	const char *user =
-		r.user && *r.user ? r.user : json_string_value(json_object_get(img, "User"));
+	    r.user && *r.user ? r.user : json_string_value(json_object_get(img, "User"));
 	json_int_t uid, gid;
 	bool user_is_name;
 	if (parse_user(user, user == r.user ? WHAT ": user" : "the image's User", &uid, &gid,
@@ -745,10 +759,10 @@ json_t *spec_build(const struct spec_inputs *in, struct ct_error *err)
 
 	json_t *ulimits = json_array();
 	json_array_foreach (r.ulimits, i, v)
-		json_array_append_new(ulimits,
-				      json_pack("{s:O, s:O, s:O}", "type", json_object_get(v, "type"),
-						"soft", json_object_get(v, "soft"), "hard",
-						json_object_get(v, "hard")));
+		json_array_append_new(ulimits, json_pack("{s:O, s:O, s:O}", "type",
+							 json_object_get(v, "type"), "soft",
+							 json_object_get(v, "soft"), "hard",
+							 json_object_get(v, "hard")));
 
 	json_t *namespaces = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type",
 				       "mount", "type", "ipc", "type", "uts", "type", "cgroup");
@@ -792,14 +806,16 @@ json_t *spec_build(const struct spec_inputs *in, struct ct_error *err)
 		json_array_extend(readonly, r.readonly_paths);
 
 	json_t *annotations = json_pack(
-		"{s:s, s:s, s:s, s:s, s:s, s:s}", "org.container.rootfs.lower", lower_joined,
-		"org.container.rootfs.upper", upper, "org.container.rootfs.work", work,
-		"org.container.seccomp", r.seccomp_unconfined ? "unconfined" : "default",
-		"org.container.init", r.init ? "true" : "false", "org.container.name", in->name);
+	    "{s:s, s:s, s:s, s:s, s:s, s:s}", "org.container.rootfs.lower", lower_joined,
+	    "org.container.rootfs.upper", upper, "org.container.rootfs.work", work,
+	    "org.container.seccomp", r.seccomp_unconfined ? "unconfined" : "default",
+	    "org.container.init", r.init ? "true" : "false", "org.container.name", in->name);
 	if (user_annotation)
-		json_object_set_new(annotations, "org.container.user", json_string(user_annotation));
+		json_object_set_new(annotations, "org.container.user",
+				    json_string(user_annotation));
 	if (stop_signal)
-		json_object_set_new(annotations, "org.container.stopSignal", json_string(stop_signal));
+		json_object_set_new(annotations, "org.container.stopSignal",
+				    json_string(stop_signal));
 	/* --publish-socket: [{host, container}] as JSON text (annotations are strings). */
 	if (json_array_size(r.publish_sockets) > 0) {
 		char *text = json_dumps(r.publish_sockets, JSON_COMPACT);
@@ -816,13 +832,13 @@ json_t *spec_build(const struct spec_inputs *in, struct ct_error *err)
 	json_decref(etc_mounts);
 
 	return json_pack(
-		"{s:s, s:{s:b, s:{s:I, s:I}, s:O, s:s, s:o, s:{s:O, s:O, s:O, s:[], s:[]}, s:o,"
-		" s:b}, s:{s:s, s:b}, s:s, s:o, s:{s:o, s:o, s:o, s:o, s:s}, s:o}",
-		"ociVersion", "1.0.2", "process", "terminal", r.tty, "user", "uid", uid, "gid", gid,
-		"args", args, "cwd", cwd, "env", env, "capabilities", "bounding", caps, "effective",
-		caps, "permitted", caps, "inheritable", "ambient", "rlimits", ulimits,
-		"noNewPrivileges", 1, "root", "path", rootfs, "readonly", r.read_only, "hostname",
-		hostname, "mounts", all_mounts, "linux", "namespaces", namespaces, "maskedPaths",
-		masked, "readonlyPaths", readonly, "resources", resources, "cgroupsPath",
-		cgroups_path, "annotations", annotations);
+	    "{s:s, s:{s:b, s:{s:I, s:I}, s:O, s:s, s:o, s:{s:O, s:O, s:O, s:[], s:[]}, s:o,"
+	    " s:b}, s:{s:s, s:b}, s:s, s:o, s:{s:o, s:o, s:o, s:o, s:s}, s:o}",
+	    "ociVersion", "1.0.2", "process", "terminal", r.tty, "user", "uid", uid, "gid", gid,
+	    "args", args, "cwd", cwd, "env", env, "capabilities", "bounding", caps, "effective",
+	    caps, "permitted", caps, "inheritable", "ambient", "rlimits", ulimits,
+	    "noNewPrivileges", 1, "root", "path", rootfs, "readonly", r.read_only, "hostname",
+	    hostname, "mounts", all_mounts, "linux", "namespaces", namespaces, "maskedPaths",
+	    masked, "readonlyPaths", readonly, "resources", resources, "cgroupsPath", cgroups_path,
+	    "annotations", annotations);
 }

@@ -18,71 +18,71 @@ struct state_db {
 /* Append-only: migration N takes the schema from version N to N+1. Never edit a
  * released step; add a new one. */
 static const char *const migrations[] = {
-	/* 0 -> 1 */
-	"CREATE TABLE properties ("
-	"  key TEXT PRIMARY KEY NOT NULL,"
-	"  value TEXT NOT NULL,"
-	"  updated_at TEXT NOT NULL"
-	");",
-	/* 1 -> 2: image references, written by the images plugin. name is the full
-	 * reference (docker.io/library/busybox:latest); digest and media_type name the
-	 * index or manifest it points at in the content store. */
-	"CREATE TABLE images ("
-	"  name TEXT PRIMARY KEY NOT NULL,"
-	"  digest TEXT NOT NULL,"
-	"  media_type TEXT NOT NULL,"
-	"  size INTEGER NOT NULL,"
-	"  created_at TEXT NOT NULL"
-	");"
-	"CREATE INDEX images_digest ON images(digest);",
-	/* 2 -> 3: containers. options is the create request as the API server
-	 * normalised it; the runtime state lives in the bundle's state.json. */
-	"CREATE TABLE containers ("
-	"  id TEXT PRIMARY KEY NOT NULL,"
-	"  name TEXT NOT NULL UNIQUE,"
-	"  image TEXT NOT NULL,"
-	"  image_digest TEXT NOT NULL,"
-	"  created_at TEXT NOT NULL,"
-	"  options TEXT NOT NULL"
-	");",
-	/* 3 -> 4: networks, the addresses of containers on them while they run,
-	 * and the DNS domains containers answer under. An allocation row lives
-	 * from a container's start to its exit; ports holds what was published,
-	 * with the host ports actually chosen. */
-	"CREATE TABLE networks ("
-	"  name TEXT PRIMARY KEY NOT NULL,"
-	"  subnet TEXT NOT NULL UNIQUE,"
-	"  gateway TEXT NOT NULL,"
-	"  bridge TEXT NOT NULL UNIQUE,"
-	"  internal INTEGER NOT NULL,"
-	"  labels TEXT NOT NULL,"
-	"  created_at TEXT NOT NULL"
-	");"
-	"CREATE TABLE ip_allocations ("
-	"  network TEXT NOT NULL REFERENCES networks(name),"
-	"  address TEXT NOT NULL,"
-	"  container_id TEXT NOT NULL,"
-	"  interface TEXT NOT NULL,"
-	"  host_interface TEXT NOT NULL,"
-	"  mac TEXT NOT NULL,"
-	"  ports TEXT NOT NULL,"
-	"  PRIMARY KEY (network, address),"
-	"  UNIQUE (container_id, network)"
-	");"
-	"CREATE TABLE dns_domains ("
-	"  domain TEXT PRIMARY KEY NOT NULL,"
-	"  created_at TEXT NOT NULL"
-	");",
-	/* 4 -> 5: volumes. labels and options are JSON objects (options: what
-	 * `volume create --opt` gave, such as size); the data is in
-	 * volumes/<name>/_data. */
-	"CREATE TABLE volumes ("
-	"  name TEXT PRIMARY KEY NOT NULL,"
-	"  labels TEXT NOT NULL,"
-	"  options TEXT NOT NULL,"
-	"  anonymous INTEGER NOT NULL,"
-	"  created_at TEXT NOT NULL"
-	");",
+    /* 0 -> 1 */
+    "CREATE TABLE properties ("
+    "  key TEXT PRIMARY KEY NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  updated_at TEXT NOT NULL"
+    ");",
+    /* 1 -> 2: image references, written by the images plugin. name is the full
+     * reference (docker.io/library/busybox:latest); digest and media_type name the
+     * index or manifest it points at in the content store. */
+    "CREATE TABLE images ("
+    "  name TEXT PRIMARY KEY NOT NULL,"
+    "  digest TEXT NOT NULL,"
+    "  media_type TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  created_at TEXT NOT NULL"
+    ");"
+    "CREATE INDEX images_digest ON images(digest);",
+    /* 2 -> 3: containers. options is the create request as the API server
+     * normalised it; the runtime state lives in the bundle's state.json. */
+    "CREATE TABLE containers ("
+    "  id TEXT PRIMARY KEY NOT NULL,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  image TEXT NOT NULL,"
+    "  image_digest TEXT NOT NULL,"
+    "  created_at TEXT NOT NULL,"
+    "  options TEXT NOT NULL"
+    ");",
+    /* 3 -> 4: networks, the addresses of containers on them while they run,
+     * and the DNS domains containers answer under. An allocation row lives
+     * from a container's start to its exit; ports holds what was published,
+     * with the host ports actually chosen. */
+    "CREATE TABLE networks ("
+    "  name TEXT PRIMARY KEY NOT NULL,"
+    "  subnet TEXT NOT NULL UNIQUE,"
+    "  gateway TEXT NOT NULL,"
+    "  bridge TEXT NOT NULL UNIQUE,"
+    "  internal INTEGER NOT NULL,"
+    "  labels TEXT NOT NULL,"
+    "  created_at TEXT NOT NULL"
+    ");"
+    "CREATE TABLE ip_allocations ("
+    "  network TEXT NOT NULL REFERENCES networks(name),"
+    "  address TEXT NOT NULL,"
+    "  container_id TEXT NOT NULL,"
+    "  interface TEXT NOT NULL,"
+    "  host_interface TEXT NOT NULL,"
+    "  mac TEXT NOT NULL,"
+    "  ports TEXT NOT NULL,"
+    "  PRIMARY KEY (network, address),"
+    "  UNIQUE (container_id, network)"
+    ");"
+    "CREATE TABLE dns_domains ("
+    "  domain TEXT PRIMARY KEY NOT NULL,"
+    "  created_at TEXT NOT NULL"
+    ");",
+    /* 4 -> 5: volumes. labels and options are JSON objects (options: what
+     * `volume create --opt` gave, such as size); the data is in
+     * volumes/<name>/_data. */
+    "CREATE TABLE volumes ("
+    "  name TEXT PRIMARY KEY NOT NULL,"
+    "  labels TEXT NOT NULL,"
+    "  options TEXT NOT NULL,"
+    "  anonymous INTEGER NOT NULL,"
+    "  created_at TEXT NOT NULL"
+    ");",
 };
 
 int state_latest_version(void)
@@ -174,9 +174,8 @@ static int migrate(struct state_db *db, struct ct_error *err)
 				    "understands (%d); use a newer container or another app root",
 				    version, state_latest_version());
 	for (int v = version; v < state_latest_version(); v++) {
-		_cleanup_free_ char *sql =
-			xasprintf("BEGIN IMMEDIATE; %s PRAGMA user_version = %d; COMMIT;", migrations[v],
-				  v + 1);
+		_cleanup_free_ char *sql = xasprintf(
+		    "BEGIN IMMEDIATE; %s PRAGMA user_version = %d; COMMIT;", migrations[v], v + 1);
 		if (exec_sql(db, sql, err) < 0) {
 			exec_sql(db, "ROLLBACK", NULL);
 			return ct_error_prefix(err, "migrating the schema from version %d", v);
@@ -190,8 +189,8 @@ int state_open(const char *path, struct state_db **out, struct ct_error *err)
 {
 	struct state_db *db = xcalloc(1, sizeof(*db));
 
-	if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-						  SQLITE_OPEN_NOMUTEX,
+	if (sqlite3_open_v2(path, &db->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
 		ct_error_set(err, CT_ERR_INTERNAL, 0, "opening %s: %s", path,
 			     db->db ? sqlite3_errmsg(db->db) : "out of memory");
@@ -201,8 +200,9 @@ int state_open(const char *path, struct state_db **out, struct ct_error *err)
 	sqlite3_busy_timeout(db->db, 5000);
 	/* WAL: readers never block the writer; synchronous=NORMAL is crash-safe in WAL
 	 * mode (a power loss may drop the last commits, never corrupt). */
-	if (exec_sql(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-			 "PRAGMA foreign_keys=ON;",
+	if (exec_sql(db,
+		     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+		     "PRAGMA foreign_keys=ON;",
 		     err) < 0 ||
 	    migrate(db, err) < 0) {
 		ct_error_prefix(err, "%s", path);
@@ -227,8 +227,8 @@ int state_property_get(struct state_db *db, const char *key, char **value, struc
 	int rc;
 
 	*value = NULL;
-	if (sqlite3_prepare_v2(db->db, "SELECT value FROM properties WHERE key = ?", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v2(db->db, "SELECT value FROM properties WHERE key = ?", -1, &st,
+			       NULL) != SQLITE_OK)
 		return state_db_error(db, err, "reading a property");
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);

@@ -383,8 +383,8 @@ static void route_delete(struct ct_request *req, void *data)
 struct sized {
 	struct apiserver *api;
 	struct ct_request *req;
-	json_t *rows;	/* the volumes' rows */
-	char **data;	/* their _data folders, plain copies for the worker */
+	json_t *rows; /* the volumes' rows */
+	char **data;  /* their _data folders, plain copies for the worker */
 	int64_t *size;
 	size_t n;
 	void (*reply)(struct sized *s);
@@ -533,8 +533,8 @@ static void route_prune(struct ct_request *req, void *data)
 	_cleanup_json_ json_t *users = volume_users(api);
 	json_t *unused = json_array();
 	json_array_foreach (rows, i, row)
-		if (json_array_size(json_object_get(users, json_string_value(json_object_get(
-							      row, "name")))) == 0)
+		if (json_array_size(json_object_get(
+			users, json_string_value(json_object_get(row, "name")))) == 0)
 			json_array_append(unused, row);
 	with_sizes(api, req, unused, prune_reply);
 }
@@ -800,8 +800,8 @@ int volumes_ensure(struct apiserver *api, json_t *options, struct ct_error *err)
 
 /* Fills a volume from the image the first time a container mounts it. Runs on
  * a worker thread (a large copy would stall the loop): the file system only. */
-static int populate(const char *dir, const char *name, const char *lower,
-		    const char *destination, struct ct_error *err)
+static int populate(const char *dir, const char *name, const char *lower, const char *destination,
+		    struct ct_error *err)
 {
 	_cleanup_close_ int dirfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd < 0)
@@ -892,7 +892,8 @@ void volumes_prepare_start(struct apiserver *api, const char *bundle, json_t *op
 			goto fail;
 		}
 		_cleanup_free_ char *dir = volume_dir(api, name);
-		if (size_limit(json_object_get(row, "options")) && volume_disk_mount(dir, &err) < 0) {
+		if (size_limit(json_object_get(row, "options")) &&
+		    volume_disk_mount(dir, &err) < 0) {
 			ct_error_prefix(&err, "mounting volume %s", name);
 			goto fail;
 		}

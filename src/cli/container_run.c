@@ -25,30 +25,33 @@ extern char **environ;
 
 static void help(FILE *out, const char *verb)
 {
-	fprintf(out,
-		"Usage: container %s [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
-		"\n"
-		"Process:    -e, --env K=V (bare K: from here)  --env-file FILE  -u, --user USER[:GROUP]\n"
-		"            --uid UID  --gid GID  -w, --workdir DIR  -i, --interactive  -t, --tty\n"
-		"            --ulimit TYPE=SOFT[:HARD]  --entrypoint CMD  --init\n"
-		"Resources:  -c, --cpus N  -m, --memory SIZE  --pids-limit N  --shm-size SIZE\n"
-		"Management: -d, --detach  --rm  --name NAME  -l, --label K=V  --cidfile FILE\n"
-		"            --read-only  --tmpfs PATH[:OPTIONS]  --cap-add CAP  --cap-drop CAP\n"
-		"            --masked-path PATH  --read-only-path PATH  --stop-signal SIG\n"
-		"            --security-opt seccomp=unconfined\n"
-		"Storage:    -v, --volume NAME:PATH[:ro]  (a named volume, made when missing)\n"
-		"            -v HOST_PATH:PATH[:ro]  (a bind mount)  -v PATH  (an anonymous volume)\n"
-		"            --mount type=bind|volume|tmpfs,source=SRC,target=PATH[,readonly]\n"
-		"            [,volume-nocopy][,tmpfs-size=SIZE][,tmpfs-mode=OCTAL]\n"
-		"Network:    --network NAME|none|host  (repeat for eth1, eth2, …; default: the\n"
-		"            network \"default\"; none and host stand alone)\n"
-		"            -p, --publish [IP:][HOST_PORT:]PORT[/tcp|udp]  (8080:80, 127.0.0.1:8080:80,\n"
-		"            8000-8010:80-90/udp, 0:80 for any free host port)\n"
-		"            --publish-socket HOST_PATH:CONTAINER_PATH  --hostname NAME\n"
-		"            --dns IP  --dns-search DOMAIN  --dns-option OPT  --dns-domain DOMAIN\n"
-		"            --no-dns  (leave the container's DNS unconfigured)\n"
-		"Image:      --platform OS/ARCH  (pulled when missing)\n",
-		verb);
+	fprintf(
+	    out,
+	    "Usage: container %s [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
+	    "\n"
+	    "Process:    -e, --env K=V (bare K: from here)  --env-file FILE  -u, --user "
+	    "USER[:GROUP]\n"
+	    "            --uid UID  --gid GID  -w, --workdir DIR  -i, --interactive  -t, --tty\n"
+	    "            --ulimit TYPE=SOFT[:HARD]  --entrypoint CMD  --init\n"
+	    "Resources:  -c, --cpus N  -m, --memory SIZE  --pids-limit N  --shm-size SIZE\n"
+	    "Management: -d, --detach  --rm  --name NAME  -l, --label K=V  --cidfile FILE\n"
+	    "            --read-only  --tmpfs PATH[:OPTIONS]  --cap-add CAP  --cap-drop CAP\n"
+	    "            --masked-path PATH  --read-only-path PATH  --stop-signal SIG\n"
+	    "            --security-opt seccomp=unconfined\n"
+	    "Storage:    -v, --volume NAME:PATH[:ro]  (a named volume, made when missing)\n"
+	    "            -v HOST_PATH:PATH[:ro]  (a bind mount)  -v PATH  (an anonymous volume)\n"
+	    "            --mount type=bind|volume|tmpfs,source=SRC,target=PATH[,readonly]\n"
+	    "            [,volume-nocopy][,tmpfs-size=SIZE][,tmpfs-mode=OCTAL]\n"
+	    "Network:    --network NAME|none|host  (repeat for eth1, eth2, …; default: the\n"
+	    "            network \"default\"; none and host stand alone)\n"
+	    "            -p, --publish [IP:][HOST_PORT:]PORT[/tcp|udp]  (8080:80, "
+	    "127.0.0.1:8080:80,\n"
+	    "            8000-8010:80-90/udp, 0:80 for any free host port)\n"
+	    "            --publish-socket HOST_PATH:CONTAINER_PATH  --hostname NAME\n"
+	    "            --dns IP  --dns-search DOMAIN  --dns-option OPT  --dns-domain DOMAIN\n"
+	    "            --no-dns  (leave the container's DNS unconfigured)\n"
+	    "Image:      --platform OS/ARCH  (pulled when missing)\n",
+	    verb);
 }
 
 /* "512m", "1.5g", "100k", "4096" -> bytes; -1 when malformed. */
@@ -89,12 +92,14 @@ static const struct {
 	const char *name;
 	const char *type;
 } ulimit_names[] = {
-	{"core", "RLIMIT_CORE"},	 {"cpu", "RLIMIT_CPU"},		{"data", "RLIMIT_DATA"},
-	{"fsize", "RLIMIT_FSIZE"},	 {"locks", "RLIMIT_LOCKS"},	{"memlock", "RLIMIT_MEMLOCK"},
-	{"msgqueue", "RLIMIT_MSGQUEUE"}, {"nice", "RLIMIT_NICE"},	{"nofile", "RLIMIT_NOFILE"},
-	{"nproc", "RLIMIT_NPROC"},	 {"rss", "RLIMIT_RSS"},		{"rtprio", "RLIMIT_RTPRIO"},
-	{"rttime", "RLIMIT_RTTIME"},	 {"sigpending", "RLIMIT_SIGPENDING"},
-	{"stack", "RLIMIT_STACK"},	 {"as", "RLIMIT_AS"},
+    {"core", "RLIMIT_CORE"},	     {"cpu", "RLIMIT_CPU"},
+    {"data", "RLIMIT_DATA"},	     {"fsize", "RLIMIT_FSIZE"},
+    {"locks", "RLIMIT_LOCKS"},	     {"memlock", "RLIMIT_MEMLOCK"},
+    {"msgqueue", "RLIMIT_MSGQUEUE"}, {"nice", "RLIMIT_NICE"},
+    {"nofile", "RLIMIT_NOFILE"},     {"nproc", "RLIMIT_NPROC"},
+    {"rss", "RLIMIT_RSS"},	     {"rtprio", "RLIMIT_RTPRIO"},
+    {"rttime", "RLIMIT_RTTIME"},     {"sigpending", "RLIMIT_SIGPENDING"},
+    {"stack", "RLIMIT_STACK"},	     {"as", "RLIMIT_AS"},
 };
 
 static int64_t parse_limit_value(const char *s)
@@ -111,8 +116,8 @@ static int add_ulimit(json_t *list, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
 	if (!eq)
-		return cli_reportf("--ulimit %s: expected TYPE=SOFT[:HARD], such as nofile=1024:2048",
-				   arg);
+		return cli_reportf(
+		    "--ulimit %s: expected TYPE=SOFT[:HARD], such as nofile=1024:2048", arg);
 	_cleanup_free_ char *name = xstrndup(arg, eq - arg);
 	const char *type = NULL;
 	for (size_t i = 0; i < sizeof(ulimit_names) / sizeof(ulimit_names[0]); i++)
@@ -126,7 +131,8 @@ static int add_ulimit(json_t *list, const char *arg)
 	char *colon = strchr(values, ':');
 	if (colon)
 		*colon = '\0';
-	int64_t soft = parse_limit_value(values), hard = colon ? parse_limit_value(colon + 1) : soft;
+	int64_t soft = parse_limit_value(values),
+		hard = colon ? parse_limit_value(colon + 1) : soft;
 	if (soft == -2 || hard == -2)
 		return cli_reportf("--ulimit %s: limits are numbers or \"unlimited\"", arg);
 	if (soft != -1 && hard != -1 && soft > hard)
@@ -212,8 +218,8 @@ static int add_volume_flag(json_t *mounts, const char *spec)
 					   "volume at that path in the container); for a named "
 					   "volume give NAME:PATH",
 					   spec);
-		json_array_append_new(mounts, json_pack("{s:s, s:s}", "type", "volume",
-							"destination", parts[0]));
+		json_array_append_new(
+		    mounts, json_pack("{s:s, s:s}", "type", "volume", "destination", parts[0]));
 		return 0;
 	}
 	if (!*parts[0] || parts[1][0] != '/')
@@ -230,8 +236,8 @@ static int add_volume_flag(json_t *mounts, const char *spec)
 			else if (strcmp(o, "nocopy") == 0)
 				nocopy = true;
 			else
-				return cli_reportf("-v %s: unknown option \"%s\" (ro, rw or nocopy)",
-						   spec, o);
+				return cli_reportf(
+				    "-v %s: unknown option \"%s\" (ro, rw or nocopy)", spec, o);
 		}
 	}
 	bool bind = parts[0][0] == '/' || parts[0][0] == '.';
@@ -307,13 +313,16 @@ static int add_mount_flag(json_t *mounts, const char *spec)
 	if (strcmp(type, "bind") == 0 && !source)
 		return cli_reportf("--mount %s: a bind mount needs source=HOST_PATH", spec);
 	if (tmpfs_opts && strcmp(type, "tmpfs") != 0)
-		return cli_reportf("--mount %s: tmpfs-size and tmpfs-mode are for type=tmpfs", spec);
-	_cleanup_free_ char *src = source && strcmp(type, "bind") == 0 ? host_path("--mount", source)
-			     : source ? xstrdup(source)
-				      : NULL;
+		return cli_reportf("--mount %s: tmpfs-size and tmpfs-mode are for type=tmpfs",
+				   spec);
+	_cleanup_free_ char *src = source && strcmp(type, "bind") == 0
+				       ? host_path("--mount", source)
+				   : source ? xstrdup(source)
+					    : NULL;
 	if (source && !src)
 		return -1;
-	json_t *m = json_pack("{s:s, s:s, s:b}", "type", type, "destination", target, "readOnly", ro);
+	json_t *m =
+	    json_pack("{s:s, s:s, s:b}", "type", type, "destination", target, "readOnly", ro);
 	if (src)
 		json_object_set_new(m, "source", json_string(src));
 	if (nocopy)
@@ -397,7 +406,8 @@ static int check_publish(const char *spec)
 	if (slash && slash < port)
 		return cli_reportf("-p %s: the protocol goes last, as in 8080:80/udp", spec);
 	if (slash && strcmp(slash + 1, "tcp") != 0 && strcmp(slash + 1, "udp") != 0)
-		return cli_reportf("-p %s: the protocol is tcp or udp, not \"%s\"", spec, slash + 1);
+		return cli_reportf("-p %s: the protocol is tcp or udp, not \"%s\"", spec,
+				   slash + 1);
 	if (digits && digits < len && port[digits] == '-')
 		digits += 1 + strspn(port + digits + 1, "0123456789");
 	if (!len || digits != len || port[len - 1] == '-')
@@ -461,9 +471,10 @@ static int network_option(struct network_opts *n, int c, const char *arg)
 		return add_publish_socket(n->sockets, arg);
 	case OPT_DNS:
 		if (inet_pton(AF_INET, arg, addr) != 1 && inet_pton(AF_INET6, arg, addr) != 1)
-			return cli_reportf("--dns takes a nameserver's IP address, such as 1.1.1.1, "
-					   "not \"%s\"",
-					   arg);
+			return cli_reportf(
+			    "--dns takes a nameserver's IP address, such as 1.1.1.1, "
+			    "not \"%s\"",
+			    arg);
 		json_array_append_new(n->dns, json_string(arg));
 		return 0;
 	case OPT_DNS_SEARCH:
@@ -533,63 +544,63 @@ static int network_opts_apply(struct network_opts *n, json_t *body)
 static int parse_create(int argc, char **argv, const char *verb, struct create_opts *o)
 {
 	static const struct option opts[] = {
-		{"env", required_argument, NULL, 'e'},
-		{"env-file", required_argument, NULL, OPT_ENV_FILE},
-		{"user", required_argument, NULL, 'u'},
-		{"uid", required_argument, NULL, OPT_UID},
-		{"gid", required_argument, NULL, OPT_GID},
-		{"workdir", required_argument, NULL, 'w'},
-		{"cwd", required_argument, NULL, 'w'},
-		{"interactive", no_argument, NULL, 'i'},
-		{"tty", no_argument, NULL, 't'},
-		{"ulimit", required_argument, NULL, OPT_ULIMIT},
-		{"cpus", required_argument, NULL, 'c'},
-		{"memory", required_argument, NULL, 'm'},
-		{"pids-limit", required_argument, NULL, OPT_PIDS},
-		{"shm-size", required_argument, NULL, OPT_SHM},
-		{"detach", no_argument, NULL, 'd'},
-		{"rm", no_argument, NULL, OPT_RM},
-		{"name", required_argument, NULL, OPT_NAME},
-		{"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
-		{"label", required_argument, NULL, 'l'},
-		{"cidfile", required_argument, NULL, OPT_CIDFILE},
-		{"init", no_argument, NULL, OPT_INIT},
-		{"read-only", no_argument, NULL, OPT_READONLY},
-		{"tmpfs", required_argument, NULL, OPT_TMPFS},
-		{"cap-add", required_argument, NULL, OPT_CAP_ADD},
-		{"cap-drop", required_argument, NULL, OPT_CAP_DROP},
-		{"masked-path", required_argument, NULL, OPT_MASKED},
-		{"read-only-path", required_argument, NULL, OPT_RO_PATH},
-		{"network", required_argument, NULL, OPT_NETWORK},
-		{"net", required_argument, NULL, OPT_NETWORK},
-		{"publish", required_argument, NULL, 'p'},
-		{"publish-socket", required_argument, NULL, OPT_PUBLISH_SOCKET},
-		{"dns", required_argument, NULL, OPT_DNS},
-		{"dns-search", required_argument, NULL, OPT_DNS_SEARCH},
-		{"dns-option", required_argument, NULL, OPT_DNS_OPTION},
-		{"dns-opt", required_argument, NULL, OPT_DNS_OPTION},
-		{"dns-domain", required_argument, NULL, OPT_DNS_DOMAIN},
-		{"no-dns", no_argument, NULL, OPT_NO_DNS},
-		{"hostname", required_argument, NULL, OPT_HOSTNAME},
-		{"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
-		{"security-opt", required_argument, NULL, OPT_SECURITY},
-		{"platform", required_argument, NULL, OPT_PLATFORM},
-		{"volume", required_argument, NULL, 'v'},
-		{"mount", required_argument, NULL, OPT_MOUNT},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"env", required_argument, NULL, 'e'},
+	    {"env-file", required_argument, NULL, OPT_ENV_FILE},
+	    {"user", required_argument, NULL, 'u'},
+	    {"uid", required_argument, NULL, OPT_UID},
+	    {"gid", required_argument, NULL, OPT_GID},
+	    {"workdir", required_argument, NULL, 'w'},
+	    {"cwd", required_argument, NULL, 'w'},
+	    {"interactive", no_argument, NULL, 'i'},
+	    {"tty", no_argument, NULL, 't'},
+	    {"ulimit", required_argument, NULL, OPT_ULIMIT},
+	    {"cpus", required_argument, NULL, 'c'},
+	    {"memory", required_argument, NULL, 'm'},
+	    {"pids-limit", required_argument, NULL, OPT_PIDS},
+	    {"shm-size", required_argument, NULL, OPT_SHM},
+	    {"detach", no_argument, NULL, 'd'},
+	    {"rm", no_argument, NULL, OPT_RM},
+	    {"name", required_argument, NULL, OPT_NAME},
+	    {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
+	    {"label", required_argument, NULL, 'l'},
+	    {"cidfile", required_argument, NULL, OPT_CIDFILE},
+	    {"init", no_argument, NULL, OPT_INIT},
+	    {"read-only", no_argument, NULL, OPT_READONLY},
+	    {"tmpfs", required_argument, NULL, OPT_TMPFS},
+	    {"cap-add", required_argument, NULL, OPT_CAP_ADD},
+	    {"cap-drop", required_argument, NULL, OPT_CAP_DROP},
+	    {"masked-path", required_argument, NULL, OPT_MASKED},
+	    {"read-only-path", required_argument, NULL, OPT_RO_PATH},
+	    {"network", required_argument, NULL, OPT_NETWORK},
+	    {"net", required_argument, NULL, OPT_NETWORK},
+	    {"publish", required_argument, NULL, 'p'},
+	    {"publish-socket", required_argument, NULL, OPT_PUBLISH_SOCKET},
+	    {"dns", required_argument, NULL, OPT_DNS},
+	    {"dns-search", required_argument, NULL, OPT_DNS_SEARCH},
+	    {"dns-option", required_argument, NULL, OPT_DNS_OPTION},
+	    {"dns-opt", required_argument, NULL, OPT_DNS_OPTION},
+	    {"dns-domain", required_argument, NULL, OPT_DNS_DOMAIN},
+	    {"no-dns", no_argument, NULL, OPT_NO_DNS},
+	    {"hostname", required_argument, NULL, OPT_HOSTNAME},
+	    {"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
+	    {"security-opt", required_argument, NULL, OPT_SECURITY},
+	    {"platform", required_argument, NULL, OPT_PLATFORM},
+	    {"volume", required_argument, NULL, 'v'},
+	    {"mount", required_argument, NULL, OPT_MOUNT},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	json_t *b = o->body;
 	json_t *env = json_array(), *labels = json_object(), *ulimits = json_array(),
 	       *tmpfs = json_array(), *cap_add = json_array(), *cap_drop = json_array(),
 	       *masked = json_array(), *ro_paths = json_array(), *mounts = json_array();
 	_cleanup_network_opts_ struct network_opts net = {
-		.networks = json_array(),
-		.publish = json_array(),
-		.sockets = json_array(),
-		.dns = json_array(),
-		.search = json_array(),
-		.options = json_array(),
+	    .networks = json_array(),
+	    .publish = json_array(),
+	    .sockets = json_array(),
+	    .dns = json_array(),
+	    .search = json_array(),
+	    .options = json_array(),
 	};
 	const char *uid = NULL, *gid = NULL;
 	int c;
@@ -640,18 +651,20 @@ static int parse_create(int argc, char **argv, const char *verb, struct create_o
 			char *end;
 			double cpus = strtod(optarg, &end);
 			if (*end || cpus <= 0 || !isfinite(cpus))
-				return cli_reportf("--cpus takes a positive number such as 0.5 or 2, "
-						   "not \"%s\"",
-						   optarg);
+				return cli_reportf(
+				    "--cpus takes a positive number such as 0.5 or 2, "
+				    "not \"%s\"",
+				    optarg);
 			json_object_set_new(b, "cpus", json_real(cpus));
 			break;
 		}
 		case 'm':
 			size = parse_size(optarg);
 			if (size < 4 * 1024 * 1024)
-				return cli_reportf("--memory takes a size of at least 4m, such as 512m "
-						   "or 1g, not \"%s\"",
-						   optarg);
+				return cli_reportf(
+				    "--memory takes a size of at least 4m, such as 512m "
+				    "or 1g, not \"%s\"",
+				    optarg);
 			json_object_set_new(b, "memory", json_integer(size));
 			break;
 		case OPT_PIDS: {
@@ -701,11 +714,11 @@ static int parse_create(int argc, char **argv, const char *verb, struct create_o
 		case OPT_TMPFS: {
 			const char *colon = strchr(optarg, ':');
 			_cleanup_free_ char *path =
-				colon ? xstrndup(optarg, colon - optarg) : xstrdup(optarg);
+			    colon ? xstrndup(optarg, colon - optarg) : xstrdup(optarg);
 			if (path[0] != '/')
 				return cli_reportf("--tmpfs %s: the path must be absolute", optarg);
-			json_array_append_new(tmpfs, json_pack("{s:s, s:s}", "path", path, "options",
-							       colon ? colon + 1 : ""));
+			json_array_append_new(tmpfs, json_pack("{s:s, s:s}", "path", path,
+							       "options", colon ? colon + 1 : ""));
 			break;
 		}
 		case OPT_CAP_ADD:
@@ -767,8 +780,8 @@ static int parse_create(int argc, char **argv, const char *verb, struct create_o
 	if (network_opts_apply(&net, b) < 0)
 		return -1;
 	if (uid || gid) {
-		_cleanup_free_ char *u = xasprintf("%s%s%s", uid ? uid : "0", gid ? ":" : "",
-						   gid ? gid : "");
+		_cleanup_free_ char *u =
+		    xasprintf("%s%s%s", uid ? uid : "0", gid ? ":" : "", gid ? gid : "");
 		json_object_set_new(b, "user", json_string(u));
 	}
 	if (optind >= argc) {
@@ -821,7 +834,7 @@ static void send_size(const char *id)
 	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || !ws.ws_row || !ws.ws_col)
 		return;
 	_cleanup_json_ json_t *body =
-		json_pack("{s:s, s:i, s:i}", "id", id, "rows", ws.ws_row, "cols", ws.ws_col);
+	    json_pack("{s:s, s:i, s:i}", "id", id, "rows", ws.ws_row, "cols", ws.ws_col);
 	cli_call("container.resize", body, &reply, &err);
 }
 
@@ -851,7 +864,8 @@ static int wait_forwarding(const char *id, bool tty, struct ct_error *err)
 		return -1;
 	}
 	for (;;) {
-		struct pollfd p[2] = {{.fd = client.fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = client.fd, .events = POLLIN},
+				      {.fd = sfd, .events = POLLIN}};
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents & POLLIN) {
@@ -862,7 +876,8 @@ static int wait_forwarding(const char *id, bool tty, struct ct_error *err)
 				_cleanup_error_ struct ct_error kerr = CT_ERROR_INIT;
 				char sig[16];
 				snprintf(sig, sizeof(sig), "%u", si.ssi_signo);
-				_cleanup_json_ json_t *k = json_pack("{s:s, s:s}", "id", id, "signal", sig);
+				_cleanup_json_ json_t *k =
+				    json_pack("{s:s, s:s}", "id", id, "signal", sig);
 				_cleanup_json_ json_t *r = NULL;
 				cli_call("container.kill", k, &r, &kerr);
 			}
@@ -870,13 +885,15 @@ static int wait_forwarding(const char *id, bool tty, struct ct_error *err)
 		if (p[0].revents & (POLLIN | POLLHUP)) {
 			json_t *reply = NULL;
 			struct ct_msg m;
-			if (ct_frame_recv(client.fd, CT_FRAME_MAX_DEFAULT, 1000, &reply, NULL, NULL, err) < 0)
+			if (ct_frame_recv(client.fd, CT_FRAME_MAX_DEFAULT, 1000, &reply, NULL, NULL,
+					  err) < 0)
 				break;
 			if (ct_msg_parse(reply, &m, err) == 0) {
 				if (m.kind == CT_MSG_ERROR)
 					ct_error_set(err, m.error_code, 0, "%s", m.error_message);
 				else if (m.kind == CT_MSG_REPLY)
-					exit_code = json_integer_value(json_object_get(m.body, "exitCode"));
+					exit_code =
+					    json_integer_value(json_object_get(m.body, "exitCode"));
 			}
 			json_decref(reply);
 			if (m.kind != CT_MSG_PROGRESS)
@@ -939,7 +956,8 @@ static int remove_after_run(const char *id, struct ct_error *err)
 	for (int attempt = 0;; attempt++) {
 		_cleanup_error_ struct ct_error e = CT_ERROR_INIT;
 		_cleanup_json_ json_t *reply = NULL;
-		if (cli_call("container.delete", d, &reply, &e) == 0 || ct_error_is(&e, CT_ERR_NOT_FOUND))
+		if (cli_call("container.delete", d, &reply, &e) == 0 ||
+		    ct_error_is(&e, CT_ERR_NOT_FOUND))
 			return 0;
 		if (!ct_error_is(&e, CT_ERR_UNAVAILABLE) || attempt >= 50) {
 			if (err)
@@ -954,8 +972,8 @@ static int start_and_wait(const char *id, bool attach, bool interactive, bool rm
 {
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	_cleanup_json_ json_t *reply = NULL;
-	_cleanup_json_ json_t *body = json_pack("{s:s, s:b, s:b}", "id", id, "attach", attach,
-						"interactive", interactive);
+	_cleanup_json_ json_t *body =
+	    json_pack("{s:s, s:b, s:b}", "id", id, "attach", attach, "interactive", interactive);
 	struct winsize ws;
 	if (tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
 		json_object_set_new(body, "rows", json_integer(ws.ws_row));

@@ -18,26 +18,28 @@
 
 static void help(FILE *out)
 {
-	fprintf(out,
-		"Usage: container image COMMAND\n"
-		"\n"
-		"Commands:\n"
-		"  pull REF            Fetch an image [--platform os/arch[/variant]] [--arch A] [--os O]\n"
-		"                      [--scheme http|https|auto] [--progress auto|plain|none]\n"
-		"                      [--max-concurrent-downloads N]\n"
-		"  list, ls            List images [-q] [-v] [--format json|table]\n"
-		"  inspect REF...      Show images as JSON\n"
-		"  tag SRC DST         Give an image another name\n"
-		"  delete, rm REF...   Remove images [-a|--all] [-f|--force]\n"
-		"  prune               Remove content no image needs [-a: remove every image]\n"
-		"  import FILE|- REF   Make an image from a root filesystem tar (plain, gzip, zstd)\n"
-		"                      [-c|--change 'CMD [\"sh\"]'] (CMD, ENTRYPOINT, ENV, WORKDIR,\n"
-		"                      USER, LABEL, EXPOSE, STOPSIGNAL)\n"
-		"  push REF            Send an image to its registry [--platform] [--scheme]\n"
-		"                      [--progress auto|plain|none] [--chunk-size N]\n"
-		"  save -o FILE REF... Write images to an OCI image layout tar (-o - or none: stdout)\n"
-		"  load -i FILE        Read images from an OCI layout tar or a `docker save` archive\n"
-		"                      (no -i: stdin) [--name REPO[:TAG]]\n");
+	fprintf(
+	    out,
+	    "Usage: container image COMMAND\n"
+	    "\n"
+	    "Commands:\n"
+	    "  pull REF            Fetch an image [--platform os/arch[/variant]] [--arch A] [--os "
+	    "O]\n"
+	    "                      [--scheme http|https|auto] [--progress auto|plain|none]\n"
+	    "                      [--max-concurrent-downloads N]\n"
+	    "  list, ls            List images [-q] [-v] [--format json|table]\n"
+	    "  inspect REF...      Show images as JSON\n"
+	    "  tag SRC DST         Give an image another name\n"
+	    "  delete, rm REF...   Remove images [-a|--all] [-f|--force]\n"
+	    "  prune               Remove content no image needs [-a: remove every image]\n"
+	    "  import FILE|- REF   Make an image from a root filesystem tar (plain, gzip, zstd)\n"
+	    "                      [-c|--change 'CMD [\"sh\"]'] (CMD, ENTRYPOINT, ENV, WORKDIR,\n"
+	    "                      USER, LABEL, EXPOSE, STOPSIGNAL)\n"
+	    "  push REF            Send an image to its registry [--platform] [--scheme]\n"
+	    "                      [--progress auto|plain|none] [--chunk-size N]\n"
+	    "  save -o FILE REF... Write images to an OCI image layout tar (-o - or none: stdout)\n"
+	    "  load -i FILE        Read images from an OCI layout tar or a `docker save` archive\n"
+	    "                      (no -i: stdin) [--name REPO[:TAG]]\n");
 }
 
 char *cli_registry_of(const char *input)
@@ -59,15 +61,15 @@ char *cli_registry_of(const char *input)
 static int pull(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"platform", required_argument, NULL, 'P'},
-		{"arch", required_argument, NULL, 'A'},
-		{"os", required_argument, NULL, 'O'},
-		{"scheme", required_argument, NULL, 's'},
-		{"progress", required_argument, NULL, 'p'},
-		{"max-concurrent-downloads", required_argument, NULL, 'm'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"platform", required_argument, NULL, 'P'},
+	    {"arch", required_argument, NULL, 'A'},
+	    {"os", required_argument, NULL, 'O'},
+	    {"scheme", required_argument, NULL, 's'},
+	    {"progress", required_argument, NULL, 'p'},
+	    {"max-concurrent-downloads", required_argument, NULL, 'm'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	const char *platform = NULL, *arch = NULL, *os = NULL, *scheme = NULL;
@@ -101,10 +103,11 @@ static int pull(int argc, char **argv)
 			char *end;
 			max_conc = strtol(optarg, &end, 10);
 			if (*end || max_conc < 1 || max_conc > 32)
-				return cli_usage_error("image",
-						       "--max-concurrent-downloads takes 1 to 32, not "
-						       "\"%s\"",
-						       optarg);
+				return cli_usage_error(
+				    "image",
+				    "--max-concurrent-downloads takes 1 to 32, not "
+				    "\"%s\"",
+				    optarg);
 			break;
 		}
 		case 'h':
@@ -121,9 +124,8 @@ static int pull(int argc, char **argv)
 	_cleanup_free_ char *plat = NULL;
 	if (!platform && (arch || os))
 		plat = xasprintf("%s/%s", os ? os : "linux", arch ? arch : "amd64");
-	_cleanup_json_ json_t *body =
-		json_pack("{s:s, s:I}", "reference", input, "maxConcurrentDownloads",
-			  (json_int_t)max_conc);
+	_cleanup_json_ json_t *body = json_pack("{s:s, s:I}", "reference", input,
+						"maxConcurrentDownloads", (json_int_t)max_conc);
 	if (platform || plat)
 		json_object_set_new(body, "platform", json_string(platform ? platform : plat));
 	if (scheme)
@@ -161,11 +163,11 @@ static int pull(int argc, char **argv)
 static int list(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"format", required_argument, NULL, 'f'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"format", required_argument, NULL, 'f'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	_cleanup_json_ json_t *reply = NULL;
@@ -206,16 +208,18 @@ static int list(int argc, char **argv)
 			printf("%.12s\n", cli_str(im, "digest") + strlen("sha256:"));
 		return 0;
 	}
-	static const char *const headers[] = {"NAME",	"TAG",	    "DIGEST",
-					      "SIZE",	"CREATED",  "PLATFORM"};
+	static const char *const headers[] = {"NAME", "TAG",	 "DIGEST",
+					      "SIZE", "CREATED", "PLATFORM"};
 	struct cli_table *t = cli_table_new(verbose ? 6 : 5, headers);
 	json_array_foreach (items, i, im) {
 		char size[16], ago[32], digest[20];
 		format_size(json_integer_value(json_object_get(im, "size")), size, sizeof(size));
 		format_ago(cli_str(im, "created"), ago, sizeof(ago));
-		snprintf(digest, sizeof(digest), "%.12s", cli_str(im, "digest") + strlen("sha256:"));
-		const char *cells[] = {cli_str(im, "repository"), cli_str(im, "tag"), digest,
-				       size, ago, cli_str(im, "platform")};
+		snprintf(digest, sizeof(digest), "%.12s",
+			 cli_str(im, "digest") + strlen("sha256:"));
+		const char *cells[] = {
+		    cli_str(im, "repository"), cli_str(im, "tag"), digest, size, ago,
+		    cli_str(im, "platform")};
 		cli_table_add(t, cells);
 	}
 	cli_table_print(t, stdout);
@@ -259,13 +263,13 @@ static int tag(int argc, char **argv)
 	return 0;
 }
 
-static int delete(int argc, char **argv)
+static int delete (int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"all", no_argument, NULL, 'a'},
-		{"force", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"all", no_argument, NULL, 'a'},
+	    {"force", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	_cleanup_json_ json_t *reply = NULL;
@@ -290,8 +294,8 @@ static int delete(int argc, char **argv)
 	}
 	if (!all && optind >= argc)
 		return cli_usage_error("image", "image delete takes one or more images, or --all");
-	_cleanup_json_ json_t *body = json_pack("{s:[], s:b, s:b}", "references", "all", all,
-						"force", force);
+	_cleanup_json_ json_t *body =
+	    json_pack("{s:[], s:b, s:b}", "references", "all", all, "force", force);
 	for (int i = optind; i < argc; i++)
 		json_array_append_new(json_object_get(body, "references"), json_string(argv[i]));
 	if (cli_call("image.delete", body, &reply, &err) < 0)
@@ -301,7 +305,8 @@ static int delete(int argc, char **argv)
 	json_array_foreach (json_object_get(reply, "deleted"), i, d)
 		printf("Deleted: %s\n", json_string_value(d));
 	char size[16];
-	format_size(json_integer_value(json_object_get(reply, "reclaimedBytes")), size, sizeof(size));
+	format_size(json_integer_value(json_object_get(reply, "reclaimedBytes")), size,
+		    sizeof(size));
 	printf("Reclaimed %s\n", size);
 	return 0;
 }
@@ -322,7 +327,8 @@ static int prune(int argc, char **argv)
 	json_array_foreach (json_object_get(reply, "deleted"), i, d)
 		printf("Deleted: %s\n", json_string_value(d));
 	char size[16];
-	format_size(json_integer_value(json_object_get(reply, "reclaimedBytes")), size, sizeof(size));
+	format_size(json_integer_value(json_object_get(reply, "reclaimedBytes")), size,
+		    sizeof(size));
 	printf("Reclaimed %s\n", size);
 	return 0;
 }
@@ -350,9 +356,10 @@ static int apply_change(json_t *changes, const char *change)
 				ok = ok && json_is_string(v);
 			if (!ok) {
 				json_decref(arr);
-				return cli_reportf("--change %s: the exec form must be a JSON array of "
-						 "strings, such as [\"sh\", \"-c\", \"echo hi\"]",
-						 word);
+				return cli_reportf(
+				    "--change %s: the exec form must be a JSON array of "
+				    "strings, such as [\"sh\", \"-c\", \"echo hi\"]",
+				    word);
 			}
 		} else {
 			/* The shell form, as docker runs it. */
@@ -385,13 +392,14 @@ static int apply_change(json_t *changes, const char *change)
 		json_t *ports = json_object_get(changes, "exposedPorts");
 		if (!ports)
 			json_object_set_new(changes, "exposedPorts", ports = json_array());
-		_cleanup_free_ char *port = strchr(value, '/') ? xstrdup(value)
-							       : xasprintf("%s/tcp", value);
+		_cleanup_free_ char *port =
+		    strchr(value, '/') ? xstrdup(value) : xasprintf("%s/tcp", value);
 		json_array_append_new(ports, json_string(port));
 	} else {
-		return cli_reportf("--change %s is not supported; use CMD, ENTRYPOINT, ENV, WORKDIR, "
-				 "USER, LABEL, EXPOSE or STOPSIGNAL",
-				 word);
+		return cli_reportf(
+		    "--change %s is not supported; use CMD, ENTRYPOINT, ENV, WORKDIR, "
+		    "USER, LABEL, EXPOSE or STOPSIGNAL",
+		    word);
 	}
 	return 0;
 }
@@ -399,9 +407,9 @@ static int apply_change(json_t *changes, const char *change)
 static int import(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"change", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"change", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	_cleanup_json_ json_t *reply = NULL;
@@ -425,12 +433,12 @@ static int import(int argc, char **argv)
 	if (optind + 2 != argc)
 		return cli_usage_error("image", "image import takes FILE (or -) and a reference");
 	const char *file = argv[optind];
-	_cleanup_close_ int fd = strcmp(file, "-") == 0 ? dup(STDIN_FILENO)
-							: open(file, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd =
+	    strcmp(file, "-") == 0 ? dup(STDIN_FILENO) : open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return cli_failf("opening %s: %s", file, strerror(errno));
 	_cleanup_json_ json_t *body =
-		json_pack("{s:s, s:O}", "reference", argv[optind + 1], "changes", changes);
+	    json_pack("{s:s, s:O}", "reference", argv[optind + 1], "changes", changes);
 	struct ct_client client;
 	if (cli_connect(&client, &err) < 0)
 		return cli_fail(&err);
@@ -451,10 +459,9 @@ int cmd_image(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} subs[] = {
-		{"pull", pull},	    {"list", list},	{"ls", list},	    {"inspect", inspect},
-		{"tag", tag},	    {"delete", delete}, {"rm", delete},	    {"prune", prune},
-		{"import", import},
-		{"push", image_push},	{"save", image_save},	{"load", image_load},
+	    {"pull", pull},	{"list", list},	      {"ls", list},	    {"inspect", inspect},
+	    {"tag", tag},	{"delete", delete},   {"rm", delete},	    {"prune", prune},
+	    {"import", import}, {"push", image_push}, {"save", image_save}, {"load", image_load},
 	};
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

@@ -47,7 +47,7 @@ static void call_free(struct call *c)
 }
 
 static void call_fail_errno(struct call *c, const char *code, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* errnum ECONNRESET marks a connection lost after the request may have been
  * sent (async_call_peer_lost). */
@@ -128,8 +128,9 @@ static void call_event(struct ct_loop *loop, int fd, uint32_t events, void *data
 		int rc = ct_frame_send_some(c->fd, c->out, c->out_len, &c->out_off, c->fds, c->nfds,
 					    &err);
 		if (rc < 0) {
-			call_fail_errno(c, CT_ERR_UNAVAILABLE, ECONNRESET, "sending the request to %s: %s", c->peer,
-				  ct_error_message(&err));
+			call_fail_errno(c, CT_ERR_UNAVAILABLE, ECONNRESET,
+					"sending the request to %s: %s", c->peer,
+					ct_error_message(&err));
 			return;
 		}
 		if (rc == 0)
@@ -152,20 +153,22 @@ static void call_event(struct ct_loop *loop, int fd, uint32_t events, void *data
 			continue;
 		}
 		if (rc == CT_FRAME_EOF)
-			call_fail_errno(c, CT_ERR_UNAVAILABLE, ECONNRESET,
-				  "%s closed the connection before replying (it may have crashed; "
-				  "see `container system logs`)",
-				  c->peer);
+			call_fail_errno(
+			    c, CT_ERR_UNAVAILABLE, ECONNRESET,
+			    "%s closed the connection before replying (it may have crashed; "
+			    "see `container system logs`)",
+			    c->peer);
 		else
-			call_fail_errno(c, CT_ERR_UNAVAILABLE, ECONNRESET, "reading the reply of %s: %s", c->peer,
-				  ct_error_message(&err));
+			call_fail_errno(c, CT_ERR_UNAVAILABLE, ECONNRESET,
+					"reading the reply of %s: %s", c->peer,
+					ct_error_message(&err));
 		return;
 	}
 }
 
-void async_call(struct ct_loop *loop, const char *socket_path, const char *peer,
-		const char *route, json_t *body, int *fds, size_t nfds,
-		const struct async_call_handlers *handlers, void *data)
+void async_call(struct ct_loop *loop, const char *socket_path, const char *peer, const char *route,
+		json_t *body, int *fds, size_t nfds, const struct async_call_handlers *handlers,
+		void *data)
 {
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	struct call *c = xcalloc(1, sizeof(*c));

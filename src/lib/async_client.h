@@ -27,9 +27,9 @@ struct async_call_handlers {
 /* peer names the other side in messages ("plugin container-core-images").
  * fds are taken (closed once sent, or on failure). On an immediate failure
  * (nothing listening, say) done is called before this returns. */
-void async_call(struct ct_loop *loop, const char *socket_path, const char *peer,
-		const char *route, json_t *body, int *fds, size_t nfds,
-		const struct async_call_handlers *handlers, void *data);
+void async_call(struct ct_loop *loop, const char *socket_path, const char *peer, const char *route,
+		json_t *body, int *fds, size_t nfds, const struct async_call_handlers *handlers,
+		void *data);
 
 /* The call failed because the connection broke after the request may have
  * reached the peer (it crashed, say), not because the peer refused it or could

@@ -32,11 +32,12 @@ int ct_frame_encode(json_t *msg, size_t max, char **buf, size_t *len, struct ct_
 		return ct_error_set(err, CT_ERR_INTERNAL, 0, "encoding a frame: not serialisable");
 	if (body > max)
 		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, EMSGSIZE,
-				    "message of %zu bytes is over the frame limit of %zu bytes", body,
-				    max);
+				    "message of %zu bytes is over the frame limit of %zu bytes",
+				    body, max);
 	char *b = malloc(CT_FRAME_HEADER_SIZE + body);
 	if (!b)
-		return ct_error_set(err, CT_ERR_INTERNAL, ENOMEM, "encoding a frame: out of memory");
+		return ct_error_set(err, CT_ERR_INTERNAL, ENOMEM,
+				    "encoding a frame: out of memory");
 	b[0] = (body >> 24) & 0xff;
 	b[1] = (body >> 16) & 0xff;
 	b[2] = (body >> 8) & 0xff;
@@ -60,9 +61,10 @@ int ct_frame_send_some(int fd, const char *buf, size_t len, size_t *off, const i
 
 		if (*off == 0 && nfds > 0) {
 			if (nfds > CT_FRAME_MAX_FDS)
-				return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
-						    "cannot pass %zu descriptors in one frame (limit %d)",
-						    nfds, CT_FRAME_MAX_FDS);
+				return ct_error_set(
+				    err, CT_ERR_INVALID_ARGUMENT, 0,
+				    "cannot pass %zu descriptors in one frame (limit %d)", nfds,
+				    CT_FRAME_MAX_FDS);
 			memset(&control, 0, sizeof(control));
 			mh.msg_control = control.buf;
 			mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
@@ -78,9 +80,10 @@ int ct_frame_send_some(int fd, const char *buf, size_t len, size_t *off, const i
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
-			return ct_error_errno(err, errno == EPIPE || errno == ECONNRESET
-							   ? CT_ERR_UNAVAILABLE
-							   : CT_ERR_INTERNAL,
+			return ct_error_errno(err,
+					      errno == EPIPE || errno == ECONNRESET
+						  ? CT_ERR_UNAVAILABLE
+						  : CT_ERR_INTERNAL,
 					      "sending a frame");
 		}
 		*off += n;
@@ -143,7 +146,8 @@ static ssize_t read_chunk(struct ct_frame_reader *r, int fd, void *buf, size_t w
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return -2;
-		return ct_error_errno(err, errno == ECONNRESET ? CT_ERR_UNAVAILABLE : CT_ERR_INTERNAL,
+		return ct_error_errno(err,
+				      errno == ECONNRESET ? CT_ERR_UNAVAILABLE : CT_ERR_INTERNAL,
 				      "receiving a frame");
 	}
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
@@ -179,8 +183,9 @@ int ct_frame_read(struct ct_frame_reader *r, int fd, struct ct_error *err)
 		if (n == 0) {
 			if (r->header_have == 0 && r->nfds == 0)
 				return CT_FRAME_EOF;
-			return ct_error_set(err, CT_ERR_PROTOCOL, 0,
-					    "peer closed the connection in the middle of a frame header");
+			return ct_error_set(
+			    err, CT_ERR_PROTOCOL, 0,
+			    "peer closed the connection in the middle of a frame header");
 		}
 		r->header_have += n;
 		if (r->header_have == CT_FRAME_HEADER_SIZE) {
@@ -189,9 +194,10 @@ int ct_frame_read(struct ct_frame_reader *r, int fd, struct ct_error *err)
 			if (len == 0)
 				return ct_error_set(err, CT_ERR_PROTOCOL, 0, "frame of length 0");
 			if (len > r->max)
-				return ct_error_set(err, CT_ERR_PROTOCOL, EMSGSIZE,
-						    "frame of %zu bytes is over the limit of %zu bytes",
-						    len, r->max);
+				return ct_error_set(
+				    err, CT_ERR_PROTOCOL, EMSGSIZE,
+				    "frame of %zu bytes is over the limit of %zu bytes", len,
+				    r->max);
 			r->body_len = len;
 			r->body_have = 0;
 			r->body_cap = len < FRAME_BODY_FIRST_ALLOC ? len : FRAME_BODY_FIRST_ALLOC;
@@ -211,15 +217,17 @@ int ct_frame_read(struct ct_frame_reader *r, int fd, struct ct_error *err)
 			r->body = grown;
 			r->body_cap = cap;
 		}
-		ssize_t n = read_chunk(r, fd, r->body + r->body_have, r->body_cap - r->body_have, err);
+		ssize_t n =
+		    read_chunk(r, fd, r->body + r->body_have, r->body_cap - r->body_have, err);
 		if (n == -2)
 			return CT_FRAME_AGAIN;
 		if (n < 0)
 			return -1;
 		if (n == 0)
-			return ct_error_set(err, CT_ERR_PROTOCOL, 0,
-					    "peer closed the connection after %zu of %zu bytes of a frame",
-					    r->body_have, r->body_len);
+			return ct_error_set(
+			    err, CT_ERR_PROTOCOL, 0,
+			    "peer closed the connection after %zu of %zu bytes of a frame",
+			    r->body_have, r->body_len);
 		r->body_have += n;
 	}
 	r->body[r->body_len] = '\0';
@@ -289,6 +297,7 @@ int ct_frame_recv(int fd, size_t max, int timeout_ms, json_t **msg, int *fds, si
 		return ct_frame_take(&r, msg, fds, nfds, err);
 	ct_frame_reader_reset(&r);
 	if (rc == CT_FRAME_EOF)
-		return ct_error_set(err, CT_ERR_UNAVAILABLE, ECONNRESET, "connection closed by the peer");
+		return ct_error_set(err, CT_ERR_UNAVAILABLE, ECONNRESET,
+				    "connection closed by the peer");
 	return -1;
 }

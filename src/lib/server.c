@@ -114,7 +114,7 @@ struct ct_server {
 };
 
 static void client_warn(struct ct_server *srv, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void client_warn(struct ct_server *srv, const char *fmt, ...)
 {
@@ -148,9 +148,10 @@ int ct_server_listen_unix(const char *path, mode_t mode, gid_t gid, struct ct_er
 	_cleanup_close_ int fd = -1;
 
 	if (strlen(path) >= sizeof(addr.sun_path))
-		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, ENAMETOOLONG,
-				    "socket path %s is longer than %zu bytes; use a shorter run root",
-				    path, sizeof(addr.sun_path) - 1);
+		return ct_error_set(
+		    err, CT_ERR_INVALID_ARGUMENT, ENAMETOOLONG,
+		    "socket path %s is longer than %zu bytes; use a shorter run root", path,
+		    sizeof(addr.sun_path) - 1);
 	strcpy(addr.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -316,8 +317,8 @@ static void conn_send(struct conn *c, json_t *msg, const int *fds, size_t nfds)
 	if (ct_frame_encode(msg, c->srv->opts.max_frame, &o->buf, &o->len, &err) < 0) {
 		/* Too large to send: tell the client instead of silently dropping. */
 		json_t *id = json_object_get(msg, "id");
-		json_t *e = ct_msg_error(json_is_integer(id), json_integer_value(id), CT_ERR_INTERNAL,
-					 ct_error_message(&err));
+		json_t *e = ct_msg_error(json_is_integer(id), json_integer_value(id),
+					 CT_ERR_INTERNAL, ct_error_message(&err));
 		ct_error_clear(&err);
 		ct_close_fds((int *)fds, nfds);
 		nfds = 0;
@@ -365,8 +366,9 @@ static void request_free(struct ct_request *req)
 
 static void send_protocol_error(struct conn *c, bool has_id, int64_t id, const struct ct_error *err)
 {
-	conn_send(c, ct_msg_error(has_id, id, err->code[0] ? err->code : CT_ERR_PROTOCOL,
-				  ct_error_message(err)),
+	conn_send(c,
+		  ct_msg_error(has_id, id, err->code[0] ? err->code : CT_ERR_PROTOCOL,
+			       ct_error_message(err)),
 		  NULL, 0);
 }
 
@@ -383,7 +385,8 @@ static void dispatch(struct conn *c, json_t *root, int *fds, size_t nfds)
 		return;
 	}
 	if (msg.kind != CT_MSG_REQUEST) {
-		ct_error_set(&err, CT_ERR_PROTOCOL, 0, "expected a request (a message with a route)");
+		ct_error_set(&err, CT_ERR_PROTOCOL, 0,
+			     "expected a request (a message with a route)");
 		send_protocol_error(c, msg.has_id, msg.id, &err);
 		ct_close_fds(fds, nfds);
 		json_decref(root);
@@ -522,8 +525,7 @@ static void conn_event(struct ct_loop *loop, int fd, uint32_t events, void *data
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		c->last_active_ms = ct_now_monotonic_ms();
-		for (int i = 0; i < FRAMES_PER_WAKEUP && !c->closed && !conn_input_paused(c);
-		     i++) {
+		for (int i = 0; i < FRAMES_PER_WAKEUP && !c->closed && !conn_input_paused(c); i++) {
 			int rc = ct_frame_read(&c->reader, c->fd, &err);
 			if (rc == CT_FRAME_AGAIN)
 				break;
@@ -612,14 +614,16 @@ static void accept_event(struct ct_loop *loop, int lfd, uint32_t events, void *d
 		}
 		if (!peer_allowed(srv, &cred)) {
 			char message[256];
-			client_warn(srv,
-				    "refused a client with uid %u (pid %d): not root, not uid %u and "
-				    "not in the socket's group",
-				    cred.uid, cred.pid, geteuid());
-			snprintf(message, sizeof(message),
-				 "permission denied: uid %u may not use %s; run as root or as a member "
-				 "of the socket's group",
-				 cred.uid, srv->name);
+			client_warn(
+			    srv,
+			    "refused a client with uid %u (pid %d): not root, not uid %u and "
+			    "not in the socket's group",
+			    cred.uid, cred.pid, geteuid());
+			snprintf(
+			    message, sizeof(message),
+			    "permission denied: uid %u may not use %s; run as root or as a member "
+			    "of the socket's group",
+			    cred.uid, srv->name);
 			refuse(fd, CT_ERR_PERMISSION_DENIED, message);
 			continue;
 		}
@@ -633,15 +637,17 @@ static void accept_event(struct ct_loop *loop, int lfd, uint32_t events, void *d
 				refuse(fd, CT_ERR_UNAVAILABLE, "too many connections; try again");
 				continue;
 			}
-			client_warn(srv,
-				    "%zu connections open: closing an idle or stuck one (client pid "
-				    "%d) to make room",
-				    srv->nconns, victim->peer.pid);
+			client_warn(
+			    srv,
+			    "%zu connections open: closing an idle or stuck one (client pid "
+			    "%d) to make room",
+			    srv->nconns, victim->peer.pid);
 			_cleanup_error_ struct ct_error full = CT_ERROR_INIT;
-			ct_error_set(&full, CT_ERR_UNAVAILABLE, 0,
-				     "closed: the server is at its limit of %zu connections and this "
-				     "one was idle or not reading its replies",
-				     srv->opts.max_conns);
+			ct_error_set(
+			    &full, CT_ERR_UNAVAILABLE, 0,
+			    "closed: the server is at its limit of %zu connections and this "
+			    "one was idle or not reading its replies",
+			    srv->opts.max_conns);
 			send_protocol_error(victim, false, 0, &full);
 			conn_close(victim);
 		}
@@ -744,7 +750,8 @@ void ct_server_route(struct ct_server *srv, const char *route, ct_route_fn fn, v
 	srv->routes = realloc(srv->routes, (srv->nroutes + 1) * sizeof(*srv->routes));
 	if (!srv->routes)
 		abort();
-	srv->routes[srv->nroutes++] = (struct route){.name = xstrdup(route), .fn = fn, .data = data};
+	srv->routes[srv->nroutes++] =
+	    (struct route){.name = xstrdup(route), .fn = fn, .data = data};
 }
 
 void ct_server_fallback(struct ct_server *srv, ct_route_fn fn, void *data)
@@ -824,5 +831,6 @@ void ct_request_error(struct ct_request *req, const char *code, const char *fmt,
 
 void ct_request_fail(struct ct_request *req, const struct ct_error *err)
 {
-	ct_request_error(req, err->code[0] ? err->code : CT_ERR_INTERNAL, "%s", ct_error_message(err));
+	ct_request_error(req, err->code[0] ? err->code : CT_ERR_INTERNAL, "%s",
+			 ct_error_message(err));
 }

@@ -92,8 +92,8 @@ int ct_read_file(const char *path, size_t max, char **out, size_t *len, struct c
 			cap = cap ? cap * 2 : 4096;
 			char *n = realloc(buf, cap);
 			if (!n)
-				return ct_error_set(err, CT_ERR_INTERNAL, ENOMEM, "reading %s: out of memory",
-						    path);
+				return ct_error_set(err, CT_ERR_INTERNAL, ENOMEM,
+						    "reading %s: out of memory", path);
 			buf = n;
 		}
 		ssize_t r = read(fd, buf + have, cap - have - 1);
@@ -120,7 +120,8 @@ static int write_file_renamed(const char *path, const void *data, size_t len, mo
 			      bool sync, struct ct_error *err)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, getpid());
-	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	_cleanup_close_ int fd =
+	    open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	const char *p = data;
 
 	if (fd < 0)
@@ -172,8 +173,8 @@ void ct_format_time_now(char *buf, size_t size)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
 int64_t ct_parse_duration_seconds(const char *s)
@@ -239,7 +240,8 @@ int ct_remove_tree(const char *path, struct ct_error *err)
 	struct stat st;
 
 	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : ct_error_errno(err, CT_ERR_INTERNAL, "removing %s", path);
+		return errno == ENOENT ? 0
+				       : ct_error_errno(err, CT_ERR_INTERNAL, "removing %s", path);
 	/* FTW_PHYS never follows a symlink out of the tree; FTW_MOUNT never crosses
 	 * into a mount inside it (a container's rootfs still mounted, say). */
 	if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)

@@ -66,12 +66,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-static char base[64];	     /* /tmp/fuzz-unpack-<pid> */
-static char outside[96];     /* base/outside */
-static char canary[96];	     /* base/canary */
+static char base[64];	      /* /tmp/fuzz-unpack-<pid> */
+static char outside[96];      /* base/outside */
+static char canary[96];	      /* base/canary */
 static struct stat canary_st; /* as created */
-static int first_free_fd;    /* the lowest free fd when the run started */
-static bool verbose;	     /* FUZZ_UNPACK_VERBOSE=1: print each run's outcome */
+static int first_free_fd;     /* the lowest free fd when the run started */
+static bool verbose;	      /* FUZZ_UNPACK_VERBOSE=1: print each run's outcome */
 
 struct mem_reader {
 	const uint8_t *data;
@@ -187,8 +187,7 @@ static void check_no_escape(const char *snap_name)
 	    st.st_uid != canary_st.st_uid || st.st_gid != canary_st.st_gid ||
 	    st.st_size != canary_st.st_size || st.st_nlink != 1 ||
 	    st.st_mtim.tv_sec != canary_st.st_mtim.tv_sec ||
-	    st.st_mtim.tv_nsec != canary_st.st_mtim.tv_nsec ||
-	    st.st_ino != canary_st.st_ino) {
+	    st.st_mtim.tv_nsec != canary_st.st_mtim.tv_nsec || st.st_ino != canary_st.st_ino) {
 		fprintf(stderr,
 			"fuzz_unpack: ESCAPE: %s changed: mode %o uid %u gid %u size %lld "
 			"nlink %lu mtime %lld\n",
@@ -258,7 +257,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Taken per run: between runs libFuzzer may open fds of its own (the pipes to
 	 * llvm-symbolizer when it prints NEW_FUNC). */
 	first_free_fd = lowest_free_fd();
-	mem = (struct mem_reader){.data = data + 1, .len = size - 1, .chunk = chunks[(data[0] >> 2) & 7]};
+	mem = (struct mem_reader){
+	    .data = data + 1, .len = size - 1, .chunk = chunks[(data[0] >> 2) & 7]};
 	opts = (struct unpack_options){
 	    .max_bytes = MAX_BYTES,
 	    .max_entries = MAX_ENTRIES,

@@ -51,7 +51,6 @@
 #define FB_MAX_CONNS 3
 #define FB_MAX_OUT   (64u << 10)
 
-
 static void assert_failure(int rc, struct ct_error *err, const char *code, const char *needle)
 {
 	const char *message = ct_error_message(err);

@@ -147,11 +147,11 @@ static int save_reference(struct save *s, const char *input, struct ct_error *er
 
 	if (image_find(s->im, input, &r, NULL, err) < 0)
 		return -1;
-	json_array_foreach(s->names, i, seen) if (strcmp(json_string_value(seen), r.name) == 0)
-	{
-		image_record_free(&r);
-		return 0;
-	}
+	json_array_foreach (s->names, i, seen)
+		if (strcmp(json_string_value(seen), r.name) == 0) {
+			image_record_free(&r);
+			return 0;
+		}
 	if (store_blob_read(&s->im->store, r.digest, IMAGES_DOC_MAX, &doc, &len, err) < 0 ||
 	    oci_manifest_kind(doc, len, r.media_type, &kind, err) < 0)
 		goto out;
@@ -376,8 +376,7 @@ static int save_job(struct job *job, json_t **result, struct ct_error *err)
 	/* Shared: garbage collection must not take a blob away while it is written. */
 	pthread_rwlock_rdlock(&im->gc_lock);
 	rc = 0;
-	json_array_foreach(refs, i, item)
-	{
+	json_array_foreach (refs, i, item) {
 		if (!json_is_string(item)) {
 			rc = ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
 					  "references must be strings");
@@ -1121,8 +1120,7 @@ static int load_docker_entry(struct load *l, json_t *item, size_t n, struct ct_e
 	    json_pack("{s:i, s:s, s:{s:s, s:I, s:s}, s:o}", "schemaVersion", 2, "mediaType",
 		      DOCKER_MEDIA_TYPE_MANIFEST, "config", "mediaType", DOCKER_MEDIA_TYPE_CONFIG,
 		      "size", (json_int_t)cf->size, "digest", cf->digest, "layers", descs);
-	json_array_foreach(layers, i, v)
-	{
+	json_array_foreach (layers, i, v) {
 		_cleanup_free_ char *clean = NULL;
 		struct arc_file *lf;
 		if (!json_is_string(v) ||
@@ -1165,8 +1163,7 @@ static int load_docker_entry(struct load *l, json_t *item, size_t n, struct ct_e
 		return ct_error_prefix(err, "%s", label ? label : where);
 	if (!first)
 		return add_ref(l, label, digest, DOCKER_MEDIA_TYPE_MANIFEST, len, err);
-	json_array_foreach(tags, i, v)
-	{
+	json_array_foreach (tags, i, v) {
 		_cleanup_free_ char *name = NULL;
 		if (!json_is_string(v))
 			return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
@@ -1194,7 +1191,9 @@ static int load_docker(struct load *l, struct ct_error *err)
 	if (!json_is_array(j) || json_array_size(j) == 0)
 		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
 				    "manifest.json in the archive must be a non-empty list");
-	json_array_foreach(j, i, item) if (load_docker_entry(l, item, i + 1, err) < 0) return -1;
+	json_array_foreach (j, i, item)
+		if (load_docker_entry(l, item, i + 1, err) < 0)
+			return -1;
 	return 0;
 }
 

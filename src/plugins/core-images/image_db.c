@@ -39,7 +39,8 @@ int image_db_open(const char *path, struct image_db **out, struct ct_error *err)
 	sqlite3_busy_timeout(db->db, 10000);
 	/* The table comes from the API server's migrations; say so if it is missing
 	 * (a plugin run against an old API server). */
-	if (sqlite3_prepare_v2(db->db, "SELECT 1 FROM images LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db->db, "SELECT 1 FROM images LIMIT 1", -1, &st, NULL) !=
+	    SQLITE_OK) {
 		ct_error_set(err, CT_ERR_UNSUPPORTED, 0,
 			     "%s has no images table (%s); restart container-apiserver so it "
 			     "migrates the schema",
@@ -68,13 +69,14 @@ int image_db_put(struct image_db *db, const char *name, const char *digest, cons
 	int rc;
 
 	ct_format_time_now(now, sizeof(now));
-	if (sqlite3_prepare_v2(db->db,
-			       "INSERT INTO images (name, digest, media_type, size, created_at) "
-			       "VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
-			       "digest = excluded.digest, media_type = excluded.media_type, "
-			       "size = excluded.size, created_at = CASE WHEN images.digest = "
-			       "excluded.digest THEN images.created_at ELSE excluded.created_at END",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		db->db,
+		"INSERT INTO images (name, digest, media_type, size, created_at) "
+		"VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+		"digest = excluded.digest, media_type = excluded.media_type, "
+		"size = excluded.size, created_at = CASE WHEN images.digest = "
+		"excluded.digest THEN images.created_at ELSE excluded.created_at END",
+		-1, &st, NULL) != SQLITE_OK)
 		return db_error(db, err, "saving an image reference");
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
@@ -212,7 +214,8 @@ char *image_db_property(struct image_db *db, const char *key)
 	if (value)
 		return value;
 	_cleanup_json_ json_t *files = ct_config_load_files(NULL);
-	const char *from_file = json_string_value(json_object_get(json_object_get(files, key), "value"));
+	const char *from_file =
+	    json_string_value(json_object_get(json_object_get(files, key), "value"));
 	if (from_file)
 		return xstrdup(from_file);
 	return def ? xstrdup(def->default_value) : NULL;

@@ -73,8 +73,9 @@ static ssize_t tee_read(void *ctx, void *buf, size_t len, struct ct_error *err)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			return ct_error_errno(err, errno == ENOSPC ? CT_ERR_UNAVAILABLE : CT_ERR_INTERNAL,
-					      "saving the layer");
+			return ct_error_errno(
+			    err, errno == ENOSPC ? CT_ERR_UNAVAILABLE : CT_ERR_INTERNAL,
+			    "saving the layer");
 		}
 		off += w;
 	}
@@ -94,9 +95,9 @@ static enum oci_compression sniff(const uint8_t *h, size_t n)
  * are refused so a typo is not silently dropped. */
 static int build_exec_config(json_t *changes, json_t **out, struct ct_error *err)
 {
-	static const char *const keys[] = {"cmd",	"entrypoint", "env",	    "workingDir",
-					   "user",	"labels",     "exposedPorts", "stopSignal",
-					   NULL};
+	static const char *const keys[] = {"cmd",	   "entrypoint", "env",
+					   "workingDir",   "user",	 "labels",
+					   "exposedPorts", "stopSignal", NULL};
 	const char *what = "changes";
 	json_t *c = json_object(), *v;
 	bool has_path = false;
@@ -141,7 +142,8 @@ static int build_exec_config(json_t *changes, json_t **out, struct ct_error *err
 	}
 	static const struct {
 		const char *from, *to;
-	} strings[] = {{"workingDir", "WorkingDir"}, {"user", "User"}, {"stopSignal", "StopSignal"}};
+	} strings[] = {
+	    {"workingDir", "WorkingDir"}, {"user", "User"}, {"stopSignal", "StopSignal"}};
 	for (size_t i = 0; i < ARRAY_SIZE(strings); i++) {
 		const char *s = NULL;
 		if (ct_json_get_string(changes, strings[i].from, false, &s, what, err) < 0)
@@ -153,7 +155,8 @@ static int build_exec_config(json_t *changes, json_t **out, struct ct_error *err
 		const char *k;
 		json_t *lv;
 		if (!json_is_object(v)) {
-			ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0, "changes.labels must be an object");
+			ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
+				     "changes.labels must be an object");
 			goto fail;
 		}
 		json_object_foreach (v, k, lv)
@@ -245,7 +248,8 @@ static int do_import(struct job *job, struct import_state *st, json_t **result,
 	/* Pass 1: sniff, decompress, hash, keep a copy, unpack. */
 	struct peek_reader peek = {.fd = st->in_fd};
 	while (peek.head_len < sizeof(peek.head)) {
-		ssize_t n = read(st->in_fd, peek.head + peek.head_len, sizeof(peek.head) - peek.head_len);
+		ssize_t n =
+		    read(st->in_fd, peek.head + peek.head_len, sizeof(peek.head) - peek.head_len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -294,28 +298,27 @@ static int do_import(struct job *job, struct import_state *st, json_t **result,
 	char now[32];
 	ct_format_time_now(now, sizeof(now));
 	_cleanup_json_ json_t *config = json_pack(
-		"{s:s, s:s, s:s, s:O, s:{s:s, s:[s]}, s:[{s:s, s:s}]}", "created", now,
-		"architecture", host.architecture, "os", host.os, "config", exec_config, "rootfs",
-		"type", "layers", "diff_ids", diff_id, "history", "created", now, "created_by",
-		"container image import");
+	    "{s:s, s:s, s:s, s:O, s:{s:s, s:[s]}, s:[{s:s, s:s}]}", "created", now, "architecture",
+	    host.architecture, "os", host.os, "config", exec_config, "rootfs", "type", "layers",
+	    "diff_ids", diff_id, "history", "created", now, "created_by", "container image import");
 	if (host.variant)
 		json_object_set_new(config, "variant", json_string(host.variant));
 	_cleanup_free_ char *config_text = dump(config);
 	char config_digest[OCI_DIGEST_STRING_MAX];
-	if (store_blob_write(&im->store, config_text, strlen(config_text), NULL, config_digest, err) <
-	    0)
+	if (store_blob_write(&im->store, config_text, strlen(config_text), NULL, config_digest,
+			     err) < 0)
 		return -1;
-	_cleanup_json_ json_t *manifest = json_pack(
-		"{s:i, s:s, s:{s:s, s:s, s:I}, s:[{s:s, s:s, s:I}]}", "schemaVersion", 2,
-		"mediaType", "application/vnd.oci.image.manifest.v1+json", "config", "mediaType",
-		"application/vnd.oci.image.config.v1+json", "digest", config_digest, "size",
-		(json_int_t)strlen(config_text), "layers", "mediaType",
-		"application/vnd.oci.image.layer.v1.tar+gzip", "digest", layer_digest, "size",
-		(json_int_t)layer_size);
+	_cleanup_json_ json_t *manifest =
+	    json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:[{s:s, s:s, s:I}]}", "schemaVersion", 2,
+		      "mediaType", "application/vnd.oci.image.manifest.v1+json", "config",
+		      "mediaType", "application/vnd.oci.image.config.v1+json", "digest",
+		      config_digest, "size", (json_int_t)strlen(config_text), "layers", "mediaType",
+		      "application/vnd.oci.image.layer.v1.tar+gzip", "digest", layer_digest, "size",
+		      (json_int_t)layer_size);
 	_cleanup_free_ char *manifest_text = dump(manifest);
 	char manifest_digest[OCI_DIGEST_STRING_MAX];
-	if (store_blob_write(&im->store, manifest_text, strlen(manifest_text), NULL, manifest_digest,
-			     err) < 0)
+	if (store_blob_write(&im->store, manifest_text, strlen(manifest_text), NULL,
+			     manifest_digest, err) < 0)
 		return -1;
 
 	/* The snapshot of a one-layer image is named by its diff_id (its chain id). */
@@ -326,8 +329,8 @@ static int do_import(struct job *job, struct import_state *st, json_t **result,
 		st->snap_tmp = NULL;
 	}
 	pthread_mutex_lock(&im->ref_lock);
-	rc = image_db_put(im->db, name, manifest_digest, "application/vnd.oci.image.manifest.v1+json",
-			  strlen(manifest_text), err);
+	rc = image_db_put(im->db, name, manifest_digest,
+			  "application/vnd.oci.image.manifest.v1+json", strlen(manifest_text), err);
 	pthread_mutex_unlock(&im->ref_lock);
 	if (rc < 0)
 		return -1;

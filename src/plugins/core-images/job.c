@@ -195,7 +195,8 @@ void job_start(struct ct_loop *loop, struct ct_request *req, job_fn fn, void *da
 	int rc = pthread_create(&job->thread, NULL, job_thread, job);
 	if (rc != 0) {
 		ct_loop_unwatch(loop, job->watch);
-		ct_request_error(req, CT_ERR_INTERNAL, "starting a worker thread: %s", strerror(rc));
+		ct_request_error(req, CT_ERR_INTERNAL, "starting a worker thread: %s",
+				 strerror(rc));
 		job_free(job);
 		return;
 	}

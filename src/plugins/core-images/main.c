@@ -47,7 +47,8 @@ int main(int argc, char **argv)
 	size_t running = job_shutdown(5000);
 	if (running > 0) {
 		log_warn("exiting with %zu image jobs still running; their partial files "
-			 "are removed at the next start", running);
+			 "are removed at the next start",
+			 running);
 		_exit(rc);
 	}
 	pthread_rwlock_destroy(&im.gc_lock);

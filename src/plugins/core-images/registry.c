@@ -54,10 +54,10 @@
 /* A transfer slower than this for the whole stall timeout is dropped. One byte a
  * second (curl's usual floor) lets a registry that trickles a byte every half second
  * hold a pull for ever; no real layer download is this slow for a minute. */
-#define MIN_TRANSFER_RATE	1024
+#define MIN_TRANSFER_RATE 1024
 /* An attempt that moved less than this counts against the retry budget even though it
  * made progress, so a registry that hangs up after every few bytes runs out of retries. */
-#define PROGRESS_MIN		(64 * 1024)
+#define PROGRESS_MIN (64 * 1024)
 
 enum auth_kind {
 	AUTH_UNKNOWN, /* nothing learned yet: requests go out anonymously */
@@ -412,8 +412,8 @@ int registry_client_new(const char *host, const struct registry_options *opts,
 	rc->connect_timeout_ms =
 	    opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT;
 	rc->retry_delay_ms = opts->retry_delay_ms > 0 ? opts->retry_delay_ms : DEFAULT_RETRY_DELAY;
-	rc->stall_timeout_ms =
-	    opts->stall_timeout_ms > 0 ? opts->stall_timeout_ms : env_ms(REGISTRY_STALL_TIMEOUT_ENV);
+	rc->stall_timeout_ms = opts->stall_timeout_ms > 0 ? opts->stall_timeout_ms
+							  : env_ms(REGISTRY_STALL_TIMEOUT_ENV);
 	if (rc->stall_timeout_ms <= 0)
 		rc->stall_timeout_ms = DEFAULT_STALL_TIMEOUT;
 	rc->user_agent =

@@ -42,7 +42,7 @@
 /* The stall timeout when the options leave it 0: for tests and for hosts behind very
  * slow links (a system property should carry it; see stall_timeout_ms). */
 #define REGISTRY_STALL_TIMEOUT_ENV "CONTAINER_REGISTRY_STALL_TIMEOUT_MS"
-#define REGISTRY_MANIFEST_MAX	     (4 << 20)
+#define REGISTRY_MANIFEST_MAX	   (4 << 20)
 
 struct registry_client;
 

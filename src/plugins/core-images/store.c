@@ -119,7 +119,8 @@ int store_blob_open(const struct store *s, const char *digest, struct ct_error *
 	int fd;
 
 	if (!path)
-		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0, "unsupported digest %s", digest);
+		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0, "unsupported digest %s",
+				    digest);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return ct_error_errno(err, errno == ENOENT ? CT_ERR_NOT_FOUND : CT_ERR_INTERNAL,
@@ -127,15 +128,16 @@ int store_blob_open(const struct store *s, const char *digest, struct ct_error *
 	return fd;
 }
 
-int store_blob_read(const struct store *s, const char *digest, size_t max, char **buf,
-		    size_t *len, struct ct_error *err)
+int store_blob_read(const struct store *s, const char *digest, size_t max, char **buf, size_t *len,
+		    struct ct_error *err)
 {
 	_cleanup_free_ char *path = store_blob_path(s, digest);
 	_cleanup_free_ char *data = NULL;
 	size_t n;
 
 	if (!path)
-		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0, "unsupported digest %s", digest);
+		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0, "unsupported digest %s",
+				    digest);
 	if (ct_read_file(path, max, &data, &n, err) < 0)
 		return ct_error_prefix(err, "blob %s", digest);
 	/* Every blob is checked against its digest before use (DESIGN.md). */
@@ -165,12 +167,13 @@ int ingest_begin(const struct store *s, const char *expected_digest, int64_t exp
 	if (expected_size >= 0 && (uint64_t)expected_size > s->max_blob)
 		return ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
 				    "blob %s declares %lld bytes, over the limit of %llu",
-				    expected_digest ? expected_digest : "", (long long)expected_size,
-				    (unsigned long long)s->max_blob);
+				    expected_digest ? expected_digest : "",
+				    (long long)expected_size, (unsigned long long)s->max_blob);
 	if (expected_digest) {
 		if (!sha256_hex(expected_digest))
 			return ct_error_set(err, CT_ERR_UNSUPPORTED, 0,
-					    "digest %s: only sha256 blobs are stored", expected_digest);
+					    "digest %s: only sha256 blobs are stored",
+					    expected_digest);
 		in->expected = xstrdup(expected_digest);
 	}
 	in->path = xasprintf("%s/ingest-XXXXXX", s->ingest);
@@ -208,8 +211,9 @@ int ingest_write(struct ingest *in, const void *buf, size_t len, struct ct_error
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			return ct_error_errno(err, errno == ENOSPC ? CT_ERR_UNAVAILABLE : CT_ERR_INTERNAL,
-					      "writing %s", in->path);
+			return ct_error_errno(
+			    err, errno == ENOSPC ? CT_ERR_UNAVAILABLE : CT_ERR_INTERNAL,
+			    "writing %s", in->path);
 		}
 		p += w;
 		len -= w;
@@ -255,10 +259,11 @@ int ingest_commit(struct ingest *in, char digest_out[OCI_DIGEST_STRING_MAX], str
 	if (oci_digest_final(&in->digest, digest, err) < 0)
 		goto out;
 	if (in->expected_size >= 0 && in->written != (uint64_t)in->expected_size) {
-		ct_error_set(err, CT_ERR_INVALID_ARGUMENT, 0,
-			     "blob %s: got %llu bytes, the manifest says %lld (truncated download?)",
-			     in->expected ? in->expected : digest, (unsigned long long)in->written,
-			     (long long)in->expected_size);
+		ct_error_set(
+		    err, CT_ERR_INVALID_ARGUMENT, 0,
+		    "blob %s: got %llu bytes, the manifest says %lld (truncated download?)",
+		    in->expected ? in->expected : digest, (unsigned long long)in->written,
+		    (long long)in->expected_size);
 		goto out;
 	}
 	if (in->expected && !oci_digest_equal(in->expected, digest)) {
@@ -303,8 +308,8 @@ int store_blob_write(const struct store *s, const void *buf, size_t len,
 	return ingest_commit(&in, digest_out, err);
 }
 
-int store_chain_id(const char *parent_chain, const char *diff_id,
-		   char out[OCI_DIGEST_STRING_MAX], struct ct_error *err)
+int store_chain_id(const char *parent_chain, const char *diff_id, char out[OCI_DIGEST_STRING_MAX],
+		   struct ct_error *err)
 {
 	if (oci_digest_validate(diff_id, err) < 0)
 		return ct_error_prefix(err, "diff_id");

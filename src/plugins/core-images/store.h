@@ -18,11 +18,11 @@
 #include "util.h"
 
 struct store {
-	char *root;	    /* app root */
-	char *blobs;	    /* content/blobs/sha256 */
-	char *ingest;	    /* content/ingest */
-	char *snapshots;    /* snapshots */
-	uint64_t max_blob;  /* refuse blobs larger than this */
+	char *root;	   /* app root */
+	char *blobs;	   /* content/blobs/sha256 */
+	char *ingest;	   /* content/ingest */
+	char *snapshots;   /* snapshots */
+	uint64_t max_blob; /* refuse blobs larger than this */
 };
 
 int store_open(struct store *s, const char *app_root, struct ct_error *err);
@@ -34,8 +34,8 @@ char *store_blob_path(const struct store *s, const char *digest);
 /* 1 when present (size filled in), 0 when not. */
 int store_blob_exists(const struct store *s, const char *digest, int64_t *size);
 /* Reads a small blob (manifest, config) and checks it against its digest. */
-int store_blob_read(const struct store *s, const char *digest, size_t max, char **buf,
-		    size_t *len, struct ct_error *err);
+int store_blob_read(const struct store *s, const char *digest, size_t max, char **buf, size_t *len,
+		    struct ct_error *err);
 int store_blob_open(const struct store *s, const char *digest, struct ct_error *err);
 int store_blob_remove(const struct store *s, const char *digest, struct ct_error *err);
 
@@ -67,8 +67,8 @@ int store_blob_write(const struct store *s, const void *buf, size_t len,
 
 /* ChainID (OCI image spec "Layer ChainID"): chain[0] = diff_id[0],
  * chain[n] = sha256(chain[n-1] + " " + diff_id[n]). */
-int store_chain_id(const char *parent_chain, const char *diff_id,
-		   char out[OCI_DIGEST_STRING_MAX], struct ct_error *err);
+int store_chain_id(const char *parent_chain, const char *diff_id, char out[OCI_DIGEST_STRING_MAX],
+		   struct ct_error *err);
 char *store_snapshot_dir(const struct store *s, const char *chain_id);
 bool store_snapshot_exists(const struct store *s, const char *chain_id);
 /* A fresh snapshots/.tmp-XXXXXX folder with an fs/ inside; *fs_fd opened on it. */
