@@ -163,6 +163,19 @@ def container_ids_ever(system):
     return ids
 
 
+def sanitizer_reports(folder):
+    """Files with a sanitizer's error in them. A process SIGKILLed while
+    LeakSanitizer checked it at its exit leaves only its tracer's "Unable to get
+    registers from thread" note: that is the kill's doing, not a report."""
+    found = []
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name), errors="replace") as f:
+            text = f.read()
+        if "ERROR: " in text or "runtime error:" in text or "WARNING: " in text:
+            found.append(name)
+    return found
+
+
 def leak_check_verdicts(system):
     """The API servers' own LeakSanitizer verdicts at a clean exit (sanitizer
     builds log them; a SIGKILLed server has none)."""

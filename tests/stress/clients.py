@@ -26,6 +26,9 @@ class Container:
         self.network = None
         self.volume = None
         self.short = False   # `run --rm … echo`: exits at once and removes itself
+        # After a failed operation the server may still be carrying it out (a
+        # stop whose CLI was killed runs its grace time): not settled before.
+        self.settle_after = 0.0
         # Held by the client during an operation on it, and by the fault
         # injector while it kills its helper: the model and the kill agree.
         self.lock = threading.Lock()
@@ -88,11 +91,11 @@ class Client:
         """Runs one operation and counts its outcome. settles: the refusal
         that answers a question the model had (an object that may not exist
         is not there); it counts as a success."""
-        r = self.sys.ct(*args)
+        r = self.sys.ct(*args, killable=True)
         ok = r.ok and (expect_out is None or expect_out in r.out)
         if ok or (settles and settles in r.text()):
             outcome = "ok"
-        elif self.faults.overlaps(r.started, r.ended):
+        elif r.rc == -9 or self.faults.overlaps(r.started, r.ended):
             outcome = "fault"
         else:
             outcome = "unexpected"
@@ -103,6 +106,11 @@ class Client:
         self.log(f"client {self.n} {op} {' '.join(args)} -> {r.rc} {outcome}"
                  + ("" if ok else ": " + r.text()[-300:].replace("\n", " | ")))
         return ok, outcome, r
+
+    @staticmethod
+    def unsettled(c, state, seconds=3.0):
+        c.settle_after = time.monotonic() + seconds
+        return state
 
     def live(self, states):
         return [c for c in self.containers if c.state in states]
@@ -155,7 +163,7 @@ class Client:
         c = self.rng.choice(cs)
         with c.lock:
             ok, _, _ = self.run("start", "start", c.name)
-            c.state = RUNNING if ok else EXISTS
+            c.state = RUNNING if ok else self.unsettled(c, EXISTS)
 
     def op_stop(self, how):
         cs = self.live((RUNNING,))
@@ -170,7 +178,7 @@ class Client:
                 if ok:
                     # kill only signals: wait for the exit, as a user would.
                     ok, _, _ = self.run("wait", "wait", c.name)
-            c.state = STOPPED if ok else EXISTS
+            c.state = STOPPED if ok else self.unsettled(c, EXISTS)
 
     def op_exec(self):
         cs = self.live((RUNNING,))
@@ -180,7 +188,7 @@ class Client:
         with c.lock:
             ok, _, _ = self.run("exec", "exec", c.name, "echo", "from-exec", expect_out="from-exec")
             if not ok:
-                c.state = EXISTS
+                c.state = self.unsettled(c, EXISTS)
 
     def op_delete(self):
         cs = [c for c in self.containers if c.state != GONE]
@@ -197,7 +205,8 @@ class Client:
 
     def op_settle(self):
         """Learns the state of a container a fault left unknown."""
-        cs = [c for c in self.live((EXISTS, MAYBE)) if not c.short]
+        now = time.monotonic()
+        cs = [c for c in self.live((EXISTS, MAYBE)) if not c.short and c.settle_after <= now]
         if not cs:
             return self.op_start()
         c = self.rng.choice(cs)

@@ -178,7 +178,7 @@ def main():
         "IP allocations": after["IP allocations"],
         "files under ingest/": after["files under ingest/"],
     }
-    sanitizer = sorted(os.listdir(os.path.join(a.root, "asan")))
+    sanitizer = checks.sanitizer_reports(os.path.join(a.root, "asan"))
     verdicts = checks.leak_check_verdicts(system)
 
     # --- figures ---------------------------------------------------------------

@@ -17,7 +17,7 @@ APISERVER_GRACE = 1.0
 
 
 class Faults:
-    KINDS = ("apiserver", "images", "network", "helper")
+    KINDS = ("apiserver", "images", "network", "helper", "cli")
 
     def __init__(self, system, rng, log, interval, clients, kinds=KINDS):
         self.sys = system
@@ -126,11 +126,27 @@ class Faults:
                 c.lock.release()
         return False
 
+    def kill_cli(self):
+        """Kills a client's CLI process in the middle of its request (a pull,
+        a start, a delete…): the server must finish or undo what it started."""
+        clis = [p for p in self.sys.running_clis() if p.poll() is None]
+        if not clis:
+            return False
+        p = self.rng.choice(clis)
+        try:
+            p.kill()  # only that operation fails (its status says so): no window
+        except OSError:
+            return False
+        self.note("CLI")
+        self.log(f"fault: SIGKILL container {' '.join(p.args[1:])[:80]} (pid {p.pid})")
+        return True
+
     def inject_one(self):
         kinds = [(3, self.kill_apiserver, (), "apiserver"),
                  (2, self.kill_plugin, ("images plugin", "container-core-images."), "images"),
                  (2, self.kill_plugin, ("network plugin", "container-network-bridge."), "network"),
-                 (4, self.kill_helper, (), "helper")]
+                 (4, self.kill_helper, (), "helper"),
+                 (3, self.kill_cli, (), "cli")]
         kinds = [k[:3] for k in kinds if k[3] in self.kinds]
         total = sum(k[0] for k in kinds)
         x = self.rng.uniform(0, total)

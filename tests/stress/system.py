@@ -48,18 +48,36 @@ class System:
         })
         # Serialises `system start` between the injector and the checks.
         self.start_lock = threading.Lock()
+        # The clients' CLI processes running now (the "cli" fault kills one).
+        self.clis = set()
+        self.clis_lock = threading.Lock()
 
-    def ct(self, *args, timeout=CLI_TIMEOUT, stdin=subprocess.DEVNULL):
+    def ct(self, *args, timeout=CLI_TIMEOUT, stdin=subprocess.DEVNULL, killable=False):
+        """Runs `container ARGS`. killable: the fault injector may SIGKILL this
+        CLI process while it runs (a user's Ctrl-\\ or a dying terminal)."""
         started = time.monotonic()
+        p = subprocess.Popen([self.cli, *args], env=self.env, stdin=stdin,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if killable:
+            with self.clis_lock:
+                self.clis.add(p)
         try:
-            p = subprocess.run([self.cli, *args], env=self.env, stdin=stdin,
-                               capture_output=True, text=True, timeout=timeout)
-            rc, out, err = p.returncode, p.stdout, p.stderr
-        except subprocess.TimeoutExpired as e:
-            rc = -1
-            out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-            err = f"timed out after {timeout} s"
+            out, err = p.communicate(timeout=timeout)
+            rc = p.returncode
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, _ = p.communicate()
+            rc, err = -1, f"timed out after {timeout} s"
+        finally:
+            with self.clis_lock:
+                self.clis.discard(p)
+        if rc == -9:
+            err += "(the CLI was killed by the fault injector)"
         return Result(args, rc, out, err, started, time.monotonic())
+
+    def running_clis(self):
+        with self.clis_lock:
+            return list(self.clis)
 
     # --- the API server -------------------------------------------------------
 
