@@ -240,6 +240,37 @@ def snapshot(system, ids=()):
     }
 
 
+def unreferenced_content(system):
+    """Blobs and snapshots that no listed image refers to (the images plugin's
+    garbage collection should have removed them with the last image that
+    used them), and snapshots an interrupted unpack left half made. -1, -1
+    when the images can't be listed."""
+    app = system.app
+    r = system.ct("image", "list", "--format", "json")
+    if not r.ok:
+        return -1, -1
+    blobs, snaps = set(), set()
+    for img in json.loads(r.out):
+        i = system.ct("image", "inspect", img["name"])
+        if not i.ok:
+            return -1, -1
+        info = json.loads(i.out)
+        info = info[0] if isinstance(info, list) else info
+        for key in ("manifest", "index"):
+            doc = info.get(key) or {}
+            for d in doc.get("manifests", []) + doc.get("layers", []) + [doc.get("config") or {}]:
+                if d.get("digest"):
+                    blobs.add(d["digest"].split(":", 1)[1])
+        for d in (img.get("digest"), img.get("manifestDigest"), img.get("configDigest")):
+            if d:
+                blobs.add(d.split(":", 1)[1])
+        snaps |= {os.path.realpath(p) for p in info.get("snapshots", [])}
+    stored_blobs = {os.path.basename(p) for p in glob.glob(f"{app}/content/blobs/sha256/*")}
+    stored_snaps = {os.path.realpath(p) for p in glob.glob(f"{app}/snapshots/*")}
+    stored_snaps |= {os.path.realpath(p) for p in glob.glob(f"{app}/snapshots/.tmp-*")}
+    return len(stored_blobs - blobs), len(stored_snaps - snaps)
+
+
 def nft_rules(listing):
     """Rules (not tables, chains, sets or maps) in `nft -a list` output."""
     return sum(1 for line in listing.splitlines()

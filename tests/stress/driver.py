@@ -159,6 +159,7 @@ def main():
     cleanup(system, clients, a.registry)
     ids = checks.container_ids_ever(system)
     after = checks.snapshot(system, ids)
+    stray_blobs, stray_snapshots = checks.unreferenced_content(system)
     r = system.stop()
     if not r.ok:
         problems.append(("system stop", r.text()))
@@ -177,6 +178,8 @@ def main():
         "API server fds": after["API server fds"] - before["API server fds"],
         "IP allocations": after["IP allocations"],
         "files under ingest/": after["files under ingest/"],
+        "blobs no image uses": stray_blobs,
+        "snapshots no image uses": stray_snapshots,
     }
     sanitizer = checks.sanitizer_reports(os.path.join(a.root, "asan"))
     verdicts = checks.leak_check_verdicts(system)
@@ -221,6 +224,7 @@ def main():
         say(f"  hung: container {args}")
 
     failed = (bad or qbad or problems or any(v > 0 for v in leaked.values()) or sanitizer
+              or stray_blobs < 0
               or stats.hung or quiet.hung or any("leaks found" in v for v in verdicts))
     say("FAILED" if failed else "all invariants hold")
     return 1 if failed else 0
