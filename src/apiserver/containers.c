@@ -329,6 +329,7 @@ struct start_call {
 	json_t *options;
 	int in_fd, out_fd, err_fd; /* the client's stdio for the container, or -1 */
 	bool attach;
+	bool networks_retried;
 	char tty_size[32];
 	int ready_fd;
 	struct ct_watch *watch;
@@ -564,6 +565,16 @@ static void start_networks_ready(int netns_fd, const struct ct_error *e, void *d
 	    xasprintf("%s/containers/%s/config.json", s->api->paths.app_root, s->id);
 	_cleanup_json_ json_t *spec = json_load_file(cfg, 0, NULL);
 
+	if (e && async_call_peer_lost(e) && !s->networks_retried && ct_request_alive(s->req)) {
+		/* A network plugin died with the attach request: what it made lived
+		 * in the namespace, which is gone with the last descriptor of it.
+		 * The supervisor restarts the plugin; a fresh namespace, once more. */
+		s->networks_retried = true;
+		log_info("starting container %s: %s; attaching again", s->name,
+			 ct_error_message(e));
+		netattach_start(s->api, s->id, s->name, s->options, start_networks_ready, s);
+		return;
+	}
 	if (e) {
 		ct_request_error(s->req, e->code, "starting container %s: %s", s->name,
 				 ct_error_message(e));
