@@ -30,7 +30,8 @@ int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints the error like cli_failf and returns -1: for helpers whose callers
  * test for a negative result. */
 int cli_reportf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_usage_error(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Connects to the API server. When nothing listens, err says:
  *   cannot reach container-apiserver at <socket> — run `container system start` */
@@ -63,8 +64,17 @@ int cli_inspect_names(int argc, char **argv, const char *group, const char *rout
 		      void (*help)(FILE *out));
 /* `GROUP prune` (no arguments): ROUTE, then "Deleted: NAME" for each name it
  * deleted and, when the reply counts it, the space given back. */
-int cli_prune(int argc, char **argv, const char *group, const char *route,
-	      void (*help)(FILE *out));
+int cli_prune(int argc, char **argv, const char *group, const char *route, void (*help)(FILE *out));
+/* A command group's subcommands (`container GROUP NAME …`). */
+struct cli_subcommand {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+/* Runs the subcommand argv[1] names with argv shifted by one; no argument
+ * prints help to stderr (EXIT_ENGINE), -h/--help to stdout (0), an unknown
+ * name is a usage error naming `GROUP NAME`. */
+int cli_dispatch(int argc, char **argv, const char *group, const struct cli_subcommand *subs,
+		 size_t n, void (*help)(FILE *out));
 /* A string field, or "" when absent or not a string: for printing. */
 const char *cli_str(json_t *obj, const char *key);
 

@@ -58,15 +58,17 @@ int cli_connect(struct ct_client *client, struct ct_error *err)
 	if (ct_client_connect(client, cli.socket_path, err) == 0)
 		return 0;
 	if (ct_error_is(err, CT_ERR_UNAVAILABLE))
-		return ct_error_set(err, CT_ERR_UNAVAILABLE, err->errnum,
-				    "cannot reach container-apiserver at %s — run `container system "
-				    "start`",
-				    cli.socket_path);
+		return ct_error_set(
+		    err, CT_ERR_UNAVAILABLE, err->errnum,
+		    "cannot reach container-apiserver at %s — run `container system "
+		    "start`",
+		    cli.socket_path);
 	if (ct_error_is(err, CT_ERR_PERMISSION_DENIED))
-		return ct_error_set(err, CT_ERR_PERMISSION_DENIED, err->errnum,
-				    "permission denied connecting to container-apiserver at %s: run "
-				    "as root or as a member of the group \"container\"",
-				    cli.socket_path);
+		return ct_error_set(
+		    err, CT_ERR_PERMISSION_DENIED, err->errnum,
+		    "permission denied connecting to container-apiserver at %s: run "
+		    "as root or as a member of the group \"container\"",
+		    cli.socket_path);
 	return -1;
 }
 
@@ -97,10 +99,10 @@ int cli_list_options(int argc, char **argv, const char *group, const char *comma
 		     void (*help)(FILE *out), enum cli_format *format, bool *quiet)
 {
 	static const struct option opts[] = {
-		{"format", required_argument, NULL, 'f'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"format", required_argument, NULL, 'f'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	int c;
 
@@ -263,8 +265,7 @@ int cli_inspect_names(int argc, char **argv, const char *group, const char *rout
 	return rc;
 }
 
-int cli_prune(int argc, char **argv, const char *group, const char *route,
-	      void (*help)(FILE *out))
+int cli_prune(int argc, char **argv, const char *group, const char *route, void (*help)(FILE *out))
 {
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	_cleanup_json_ json_t *reply = NULL;
@@ -288,4 +289,17 @@ int cli_prune(int argc, char **argv, const char *group, const char *route,
 		printf("Total reclaimed space: %s\n", reclaimed);
 	}
 	return 0;
+}
+
+int cli_dispatch(int argc, char **argv, const char *group, const struct cli_subcommand *subs,
+		 size_t n, void (*help)(FILE *out))
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		help(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_ENGINE : 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(argv[1], subs[i].name) == 0)
+			return subs[i].fn(argc - 1, argv + 1);
+	return cli_usage_error(group, "unknown command \"%s %s\"", group, argv[1]);
 }

@@ -455,23 +455,13 @@ static int import(int argc, char **argv)
 
 int cmd_image(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} subs[] = {
+	static const struct cli_subcommand subs[] = {
 	    {"pull", pull},	{"list", list},	      {"ls", list},	    {"inspect", inspect},
 	    {"tag", tag},	{"delete", delete},   {"rm", delete},	    {"prune", prune},
 	    {"import", import}, {"push", image_push}, {"save", image_save}, {"load", image_load},
 	};
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		help(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_ENGINE : 0;
-	}
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (strcmp(argv[1], subs[i].name) == 0)
-			return subs[i].fn(argc - 1, argv + 1);
-	return cli_usage_error("image", "unknown command \"image %s\"", argv[1]);
+	return cli_dispatch(argc, argv, "image", subs, ARRAY_SIZE(subs), help);
 }
 
 int cmd_image_pull(int argc, char **argv)

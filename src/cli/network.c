@@ -63,11 +63,11 @@ static int check_subnet(const char *cidr)
 static int create(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"subnet", required_argument, NULL, 's'},
-		{"internal", no_argument, NULL, 'i'},
-		{"label", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"subnet", required_argument, NULL, 's'},
+	    {"internal", no_argument, NULL, 'i'},
+	    {"label", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	_cleanup_json_ json_t *reply = NULL;
@@ -147,9 +147,9 @@ static int delete_all(void)
 static int delete (int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"all", no_argument, NULL, 'a'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"all", no_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	bool all = false;
 	int c, rc = 0;
@@ -229,20 +229,10 @@ static int prune(int argc, char **argv)
 
 int cmd_network(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} subs[] = {
-		{"create", create}, {"delete", delete},	  {"rm", delete}, {"list", list},
-		{"ls", list},	    {"inspect", inspect}, {"prune", prune},
+	static const struct cli_subcommand subs[] = {
+	    {"create", create}, {"delete", delete},   {"rm", delete},	{"list", list},
+	    {"ls", list},	{"inspect", inspect}, {"prune", prune},
 	};
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		help(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_ENGINE : 0;
-	}
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (strcmp(argv[1], subs[i].name) == 0)
-			return subs[i].fn(argc - 1, argv + 1);
-	return cli_usage_error("network", "unknown command \"network %s\"", argv[1]);
+	return cli_dispatch(argc, argv, "network", subs, ARRAY_SIZE(subs), help);
 }

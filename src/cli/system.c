@@ -17,25 +17,25 @@
 
 extern char **environ;
 
-
 static void system_help(FILE *out)
 {
-	fprintf(out, "Usage: container system COMMAND\n"
-		     "\n"
-		     "Commands:\n"
-		     "  start     Start the API server [--app-root DIR] [--install-root DIR]\n"
-		     "            [--log-root DIR] [--timeout SECONDS] [--debug]\n"
-		     "  stop      Stop the running containers, then the API server and its\n"
-		     "            plugins [--timeout SECONDS]\n"
-		     "  status    Show whether the API server runs, its roots and plugins\n"
-		     "            [--format json|table]\n"
-		     "  version   Show the CLI's and the API server's versions [--format json|table]\n"
-		     "  logs      Show the API server's and plugins' log [-f] [--last DURATION]\n"
-		     "  property  list | get KEY | set KEY VALUE | clear KEY\n"
-		     "  dns       create DOMAIN | delete DOMAIN... | list: the local domains\n"
-		     "            containers answer under\n"
-		     "  df        Disk use of images, containers and volumes [-v]\n"
-		     "            [--format json|table]\n");
+	fprintf(out,
+		"Usage: container system COMMAND\n"
+		"\n"
+		"Commands:\n"
+		"  start     Start the API server [--app-root DIR] [--install-root DIR]\n"
+		"            [--log-root DIR] [--timeout SECONDS] [--debug]\n"
+		"  stop      Stop the running containers, then the API server and its\n"
+		"            plugins [--timeout SECONDS]\n"
+		"  status    Show whether the API server runs, its roots and plugins\n"
+		"            [--format json|table]\n"
+		"  version   Show the CLI's and the API server's versions [--format json|table]\n"
+		"  logs      Show the API server's and plugins' log [-f] [--last DURATION]\n"
+		"  property  list | get KEY | set KEY VALUE | clear KEY\n"
+		"  dns       create DOMAIN | delete DOMAIN... | list: the local domains\n"
+		"            containers answer under\n"
+		"  df        Disk use of images, containers and volumes [-v]\n"
+		"            [--format json|table]\n");
 }
 
 static int ping(json_t **reply)
@@ -82,13 +82,13 @@ static int wait_with_timeout(pid_t pid, int timeout_s, int *status)
 static int system_start(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"app-root", required_argument, NULL, 'a'},
-		{"install-root", required_argument, NULL, 'i'},
-		{"log-root", required_argument, NULL, 'l'},
-		{"timeout", required_argument, NULL, 't'},
-		{"debug", no_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"app-root", required_argument, NULL, 'a'},
+	    {"install-root", required_argument, NULL, 'i'},
+	    {"log-root", required_argument, NULL, 'l'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	const char *app_root = NULL, *install_root = NULL, *log_root = NULL;
@@ -136,9 +136,10 @@ static int system_start(int argc, char **argv)
 		return cli_fail(&err);
 	_cleanup_free_ char *server = xasprintf("%s/bin/container-apiserver", paths.install_root);
 	if (access(server, X_OK) < 0) {
-		int rc = cli_failf("cannot run %s: %s; set CONTAINER_INSTALL_ROOT or --install-root to "
-				   "the folder that holds bin/container-apiserver",
-				   server, strerror(errno));
+		int rc =
+		    cli_failf("cannot run %s: %s; set CONTAINER_INSTALL_ROOT or --install-root to "
+			      "the folder that holds bin/container-apiserver",
+			      server, strerror(errno));
 		ct_paths_free(&paths);
 		return rc;
 	}
@@ -164,9 +165,10 @@ static int system_start(int argc, char **argv)
 		return cli_failf("container-apiserver did not become ready within %d s; see %s",
 				 timeout, log_file);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return cli_failf("container-apiserver failed to start (its reason is above; the log "
-				 "is %s)",
-				 log_file);
+		return cli_failf(
+		    "container-apiserver failed to start (its reason is above; the log "
+		    "is %s)",
+		    log_file);
 	json_decref(reply);
 	reply = NULL;
 	if (ping(&reply) < 0)
@@ -180,9 +182,9 @@ static int system_start(int argc, char **argv)
 static int system_stop(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"timeout", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	_cleanup_error_ struct ct_error err = CT_ERROR_INIT;
 	_cleanup_json_ json_t *reply = NULL;
@@ -203,7 +205,8 @@ static int system_stop(int argc, char **argv)
 		}
 	}
 	/* Containers get half the time to stop, at most 10 s; the rest is for us. */
-	_cleanup_json_ json_t *body = json_pack("{s:i}", "timeout", timeout >= 20 ? 10 : timeout / 2);
+	_cleanup_json_ json_t *body =
+	    json_pack("{s:i}", "timeout", timeout >= 20 ? 10 : timeout / 2);
 	if (cli_call("system.stop", body, &reply, &err) < 0) {
 		if (ct_error_is(&err, CT_ERR_UNAVAILABLE)) {
 			printf("container-apiserver is not running\n");
@@ -215,8 +218,9 @@ static int system_stop(int argc, char **argv)
 	uint64_t deadline = ct_now_monotonic_ms() + (uint64_t)timeout * 1000;
 	while (pid > 0 && !(kill(pid, 0) < 0 && errno == ESRCH)) {
 		if (ct_now_monotonic_ms() >= deadline)
-			return cli_failf("container-apiserver (pid %d) is still stopping after %d s",
-					 pid, timeout);
+			return cli_failf(
+			    "container-apiserver (pid %d) is still stopping after %d s", pid,
+			    timeout);
 		struct timespec ts = {0, 20 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
@@ -227,9 +231,9 @@ static int system_stop(int argc, char **argv)
 static int format_option(int argc, char **argv, const char *command, enum cli_format *format)
 {
 	static const struct option opts[] = {
-		{"format", required_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"format", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	int c;
 
@@ -268,8 +272,8 @@ static int system_status(int argc, char **argv)
 		if (!ct_error_is(&err, CT_ERR_UNAVAILABLE))
 			return cli_fail(&err);
 		if (format == FORMAT_JSON) {
-			_cleanup_json_ json_t *j = json_pack("{s:s, s:s}", "status", "stopped",
-							     "socket", cli.socket_path);
+			_cleanup_json_ json_t *j =
+			    json_pack("{s:s, s:s}", "status", "stopped", "socket", cli.socket_path);
 			cli_print_json(j);
 		} else {
 			printf("container-apiserver is not running (no server at %s)\n"
@@ -283,7 +287,8 @@ static int system_status(int argc, char **argv)
 		return 0;
 	}
 	printf("status:        %s\n", cli_str(reply, "status"));
-	printf("pid:           %lld\n", (long long)json_integer_value(json_object_get(reply, "pid")));
+	printf("pid:           %lld\n",
+	       (long long)json_integer_value(json_object_get(reply, "pid")));
 	printf("version:       %s\n", cli_str(reply, "version"));
 	printf("started:       %s (up %llds)\n", cli_str(reply, "startedAt"),
 	       (long long)json_integer_value(json_object_get(reply, "uptimeSeconds")));
@@ -310,9 +315,7 @@ static int system_status(int argc, char **argv)
 			 (long long)json_integer_value(json_object_get(p, "restarts")));
 		const char *cells[] = {cli_str(p, "name"),
 				       json_string_value(json_array_get(types, 0)),
-				       cli_str(p, "state"),
-				       strcmp(pid, "0") ? pid : "-",
-				       restarts};
+				       cli_str(p, "state"), strcmp(pid, "0") ? pid : "-", restarts};
 		cli_table_add(t, cells);
 	}
 	cli_table_print(t, stdout);
@@ -331,8 +334,9 @@ static int system_version(int argc, char **argv)
 		return rc < 0 ? EXIT_ENGINE : 0;
 	bool running = cli_call("ping", NULL, &reply, &err) == 0;
 	if (format == FORMAT_JSON) {
-		_cleanup_json_ json_t *j = json_pack("{s:s, s:s?}", "client", CONTAINER_VERSION, "server",
-						     running ? cli_str(reply, "version") : NULL);
+		_cleanup_json_ json_t *j =
+		    json_pack("{s:s, s:s?}", "client", CONTAINER_VERSION, "server",
+			      running ? cli_str(reply, "version") : NULL);
 		cli_print_json(j);
 		return 0;
 	}
@@ -347,22 +351,12 @@ static int system_version(int argc, char **argv)
 
 int cmd_system(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} subs[] = {
-		{"start", system_start},	{"stop", system_stop},
-		{"status", system_status},	{"version", system_version},
-		{"logs", cmd_system_logs},	{"property", cmd_system_property},
-		{"dns", cmd_system_dns},	{"df", cmd_system_df},
+	static const struct cli_subcommand subs[] = {
+	    {"start", system_start},   {"stop", system_stop},
+	    {"status", system_status}, {"version", system_version},
+	    {"logs", cmd_system_logs}, {"property", cmd_system_property},
+	    {"dns", cmd_system_dns},   {"df", cmd_system_df},
 	};
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		system_help(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_ENGINE : 0;
-	}
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (strcmp(argv[1], subs[i].name) == 0)
-			return subs[i].fn(argc - 1, argv + 1);
-	return cli_usage_error("system", "unknown command \"system %s\"", argv[1]);
+	return cli_dispatch(argc, argv, "system", subs, ARRAY_SIZE(subs), system_help);
 }

@@ -101,19 +101,9 @@ static int list(int argc, char **argv)
 
 int cmd_system_dns(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} subs[] = {
-		{"create", create}, {"delete", delete}, {"rm", delete}, {"list", list}, {"ls", list},
+	static const struct cli_subcommand subs[] = {
+	    {"create", create}, {"delete", delete}, {"rm", delete}, {"list", list}, {"ls", list},
 	};
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		help(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_ENGINE : 0;
-	}
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (strcmp(argv[1], subs[i].name) == 0)
-			return subs[i].fn(argc - 1, argv + 1);
-	return cli_usage_error("system dns", "unknown command \"system dns %s\"", argv[1]);
+	return cli_dispatch(argc, argv, "system dns", subs, ARRAY_SIZE(subs), help);
 }
