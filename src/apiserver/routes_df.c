@@ -13,7 +13,6 @@
  * measures them (the loop keeps serving) and sends the sizes back on a pipe. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 #include "async_client.h"
 #include "cleanup.h"
 #include "container_db.h"
+#include "disk_usage.h"
 #include "frame.h"
 #include "json_util.h"
 #include "log.h"
@@ -35,42 +35,6 @@
 #include "util.h"
 
 /* ---- sizes, in a child ------------------------------------------------------ */
-
-/* Blocks of each inode once (hardlinks), without crossing into other mounts
- * except the folder's own (a sized volume is a mount at _data). */
-static uint64_t walk_total;
-struct seen {
-	dev_t dev;
-	ino_t ino;
-};
-static struct seen *seen;
-static size_t n_seen, cap_seen;
-
-static int count_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	if (st->st_nlink > 1 && !S_ISDIR(st->st_mode)) {
-		for (size_t i = 0; i < n_seen; i++)
-			if (seen[i].dev == st->st_dev && seen[i].ino == st->st_ino)
-				return 0;
-		if (n_seen == cap_seen) {
-			cap_seen = cap_seen ? 2 * cap_seen : 64;
-			seen = realloc(seen, cap_seen * sizeof(*seen));
-			if (!seen)
-				_exit(1);
-		}
-		seen[n_seen++] = (struct seen){st->st_dev, st->st_ino};
-	}
-	walk_total += (uint64_t)st->st_blocks * 512;
-	return 0;
-}
-
-static uint64_t disk_usage(const char *path)
-{
-	walk_total = 0;
-	n_seen = 0;
-	nftw(path, count_entry, 32, FTW_PHYS);
-	return walk_total;
-}
 
 struct df_call {
 	struct apiserver *api;
@@ -134,9 +98,10 @@ static void df_reply(struct df_call *d, json_t *sizes)
 			continue;
 		json_t *entry = json_object_get(by_digest, digest);
 		if (!entry) {
-			entry = json_pack("{s:s, s:[], s:I, s:b}", "digest", digest, "names", "size",
-					  (json_int_t)json_integer_value(json_object_get(img, "size")),
-					  "inUse", digest_used(d->containers, digest));
+			entry =
+			    json_pack("{s:s, s:[], s:I, s:b}", "digest", digest, "names", "size",
+				      (json_int_t)json_integer_value(json_object_get(img, "size")),
+				      "inUse", digest_used(d->containers, digest));
 			json_object_set_new(by_digest, digest, entry);
 		}
 		json_array_append(json_object_get(entry, "names"), json_object_get(img, "name"));
@@ -153,8 +118,8 @@ static void df_reply(struct df_call *d, json_t *sizes)
 			reclaim += s;
 		json_array_append(image_items, img);
 	}
-	json_array_append_new(items, summary("images", json_object_size(by_digest), active, size,
-					     reclaim));
+	json_array_append_new(
+	    items, summary("images", json_object_size(by_digest), active, size, reclaim));
 
 	json_t *container_items = json_array();
 	active = size = reclaim = 0;
@@ -166,14 +131,14 @@ static void df_reply(struct df_call *d, json_t *sizes)
 			active++;
 		else
 			reclaim += s;
-		json_array_append_new(container_items,
-				      json_pack("{s:O, s:O, s:O, s:b, s:I}", "id", json_object_get(c, "id"),
-						"name", json_object_get(c, "name"), "image",
-						json_object_get(c, "image"), "running", running, "size",
-						(json_int_t)s));
+		json_array_append_new(
+		    container_items,
+		    json_pack("{s:O, s:O, s:O, s:b, s:I}", "id", json_object_get(c, "id"), "name",
+			      json_object_get(c, "name"), "image", json_object_get(c, "image"),
+			      "running", running, "size", (json_int_t)s));
 	}
-	json_array_append_new(items, summary("containers", json_array_size(d->containers), active,
-					     size, reclaim));
+	json_array_append_new(
+	    items, summary("containers", json_array_size(d->containers), active, size, reclaim));
 
 	json_t *volume_items = json_array();
 	size_t offset = json_array_size(d->containers);
@@ -186,13 +151,13 @@ static void df_reply(struct df_call *d, json_t *sizes)
 			active++;
 		else
 			reclaim += s;
-		json_array_append_new(volume_items,
-				      json_pack("{s:O, s:O, s:I}", "name", json_object_get(v, "name"),
-						"usedBy", json_object_get(v, "usedBy"), "size",
-						(json_int_t)s));
+		json_array_append_new(volume_items, json_pack("{s:O, s:O, s:I}", "name",
+							      json_object_get(v, "name"), "usedBy",
+							      json_object_get(v, "usedBy"), "size",
+							      (json_int_t)s));
 	}
-	json_array_append_new(items, summary("volumes", json_array_size(d->volumes), active, size,
-					     reclaim));
+	json_array_append_new(
+	    items, summary("volumes", json_array_size(d->volumes), active, size, reclaim));
 
 	json_t *reply = json_pack("{s:o}", "summary", items);
 	if (d->verbose) {
@@ -251,11 +216,13 @@ static void measure(struct df_call *d)
 		json_t *out = json_array(), *item;
 		size_t i;
 		json_array_foreach (d->containers, i, item)
-			json_array_append_new(out, json_integer((json_int_t)disk_usage(json_string_value(
-							   json_object_get(item, "path")))));
+			json_array_append_new(
+			    out, json_integer((json_int_t)disk_usage(
+				     json_string_value(json_object_get(item, "path")))));
 		json_array_foreach (d->volumes, i, item)
-			json_array_append_new(out, json_integer((json_int_t)disk_usage(json_string_value(
-							   json_object_get(item, "path")))));
+			json_array_append_new(
+			    out, json_integer((json_int_t)disk_usage(
+				     json_string_value(json_object_get(item, "path")))));
 		char *text = json_dumps(out, JSON_COMPACT);
 		size_t len = text ? strlen(text) : 0;
 		for (size_t off = 0; off < len;) {
@@ -284,7 +251,6 @@ static void measure(struct df_call *d)
 
 /* ---- what there is ------------------------------------------------------------ */
 
-
 static bool running_now(struct apiserver *api, const char *id)
 {
 	pid_t helper;
@@ -301,7 +267,7 @@ static bool mounts_volume(json_t *options, const char *volume)
 	json_array_foreach (json_object_get(options, "mounts"), i, m) {
 		const char *type = json_string_value(json_object_get(m, "type"));
 		const char *name = json_string_value(json_object_get(m, "name"))
-					   ?: json_string_value(json_object_get(m, "source"));
+				       ?: json_string_value(json_object_get(m, "source"));
 		if (type && strcmp(type, "volume") == 0 && name && strcmp(name, volume) == 0)
 			return true;
 	}
@@ -319,14 +285,13 @@ static void collect(struct df_call *d)
 	if (container_db_list(api->db, &all, &n, NULL) == 0) {
 		for (size_t i = 0; i < n; i++) {
 			_cleanup_free_ char *upper =
-				xasprintf("%s/containers/%s/upper", api->paths.app_root, all[i].id);
-			json_array_append_new(d->containers,
-					      json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "id",
-							all[i].id, "name", all[i].name, "image",
-							all[i].image, "imageDigest",
-							all[i].image_digest, "running",
-							running_now(api, all[i].id), "path",
-							upper));
+			    xasprintf("%s/containers/%s/upper", api->paths.app_root, all[i].id);
+			json_array_append_new(
+			    d->containers,
+			    json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "id", all[i].id, "name",
+				      all[i].name, "image", all[i].image, "imageDigest",
+				      all[i].image_digest, "running", running_now(api, all[i].id),
+				      "path", upper));
 		}
 	}
 	/* Volumes, when this build has them (the table comes with the volumes
@@ -337,21 +302,20 @@ static void collect(struct df_call *d)
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			const char *name = (const char *)sqlite3_column_text(st, 0);
 			_cleanup_free_ char *path =
-				xasprintf("%s/volumes/%s/_data", api->paths.app_root, name);
+			    xasprintf("%s/volumes/%s/_data", api->paths.app_root, name);
 			json_t *used = json_array();
 			for (size_t i = 0; i < n; i++)
 				if (mounts_volume(all[i].options, name))
 					json_array_append_new(used, json_string(all[i].name));
 			json_array_append_new(d->volumes, json_pack("{s:s, s:s, s:o}", "name", name,
-								   "path", path, "usedBy", used));
+								    "path", path, "usedBy", used));
 		}
 	}
 	sqlite3_finalize(st);
 	container_records_free(all, n);
 }
 
-static void images_listed(json_t *body, int *fds, size_t nfds, const struct ct_error *e,
-			  void *data)
+static void images_listed(json_t *body, int *fds, size_t nfds, const struct ct_error *e, void *data)
 {
 	struct df_call *d = data;
 
@@ -379,7 +343,8 @@ static void route_df(struct ct_request *req, void *data)
 		ct_request_fail(req, &err);
 		return;
 	}
-	struct plugin_instance *inst = supervisor_load(api->supervisor, "container-core-images", &err);
+	struct plugin_instance *inst =
+	    supervisor_load(api->supervisor, "container-core-images", &err);
 	if (!inst) {
 		ct_request_fail(req, &err);
 		return;

@@ -16,6 +16,7 @@
 
 #include "cleanup.h"
 #include "container_db.h"
+#include "disk_usage.h"
 #include "json_util.h"
 #include "log.h"
 #include "server.h"
@@ -121,49 +122,6 @@ static int64_t size_limit(json_t *options)
 	int64_t v = s ? parse_size(s) : 0;
 
 	return v > 0 ? v : 0;
-}
-
-/* Bytes in use under dirfd (blocks, as du counts them), not following
- * symlinks nor crossing into other file systems. */
-static int64_t tree_usage(int dirfd, dev_t dev, int depth)
-{
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *e;
-	int64_t total = 0;
-
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return 0;
-	}
-	while ((e = readdir(d))) {
-		struct stat st;
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-		    fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
-			continue;
-		total += (int64_t)st.st_blocks * 512;
-		if (S_ISDIR(st.st_mode) && depth < 256) {
-			_cleanup_close_ int sub = openat(
-			    dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub >= 0)
-				total += tree_usage(sub, dev, depth + 1);
-		}
-	}
-	closedir(d);
-	return total;
-}
-
-/* The bytes a volume's _data folder uses. Runs on worker threads: touches
- * nothing but the file system. */
-static int64_t data_usage(const char *data)
-{
-	_cleanup_close_ int fd = open(data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
-
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return 0;
-	return tree_usage(fd, st.st_dev, 0);
 }
 
 /* Each volume's users: {volume name: [container name, …]}. */
@@ -354,7 +312,7 @@ static void route_create(struct ct_request *req, void *data)
 	}
 	_cleanup_json_ json_t *users = json_object();
 	_cleanup_free_ char *fresh = volume_data(api, name);
-	ct_request_reply(req, describe(api, row, users, data_usage(fresh)), NULL, 0);
+	ct_request_reply(req, describe(api, row, users, (int64_t)disk_usage(fresh)), NULL, 0);
 	json_decref(row);
 }
 
@@ -405,7 +363,7 @@ static void sized_work(void *arg)
 	struct sized *s = arg;
 
 	for (size_t i = 0; i < s->n; i++)
-		s->size[i] = data_usage(s->data[i]);
+		s->size[i] = (int64_t)disk_usage(s->data[i]);
 }
 
 static void sized_done(void *arg)
